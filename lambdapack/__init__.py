@@ -1,0 +1,50 @@
+"""lambdapack: deterministic AWS Lambda packages for Python functions.
+
+The library API (the CLI is a thin layer over it)::
+
+    import lambdapack
+    artifacts = lambdapack.build("path/to/project")          # every function
+    artifact = lambdapack.build_function("functions/api", handler="app.handler",
+                                         runtime="python3.12", architecture="arm64")
+    artifact.path, artifact.code_sha256, artifact.sha256, artifact.size
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .digest import code_sha256, sha256_hex
+from .errors import (
+    ArchiveError,
+    BuildError,
+    ConfigError,
+    InstallError,
+    LambdapackError,
+    ResolveError,
+    SourceError,
+    ToolError,
+)
+from .manifest import MANIFEST_NAME, Artifact
+from .pipeline import BuildFailed, build, build_function
+from .runtimes import ARCHITECTURES, RUNTIMES
+
+__all__ = [
+    "ARCHITECTURES",
+    "MANIFEST_NAME",
+    "RUNTIMES",
+    "ArchiveError",
+    "Artifact",
+    "BuildError",
+    "BuildFailed",
+    "ConfigError",
+    "InstallError",
+    "LambdapackError",
+    "ResolveError",
+    "SourceError",
+    "ToolError",
+    "__version__",
+    "build",
+    "build_function",
+    "code_sha256",
+    "sha256_hex",
+]

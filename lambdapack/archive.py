@@ -1,0 +1,215 @@
+"""Write deterministic ZIP files, atomically.
+
+The determinism contract (docs/determinism.md) is kept here:
+
+* entries sorted by their UTF-8 name; files only, no directory entries;
+* every timestamp the same: 1980-01-01 00:00:00, or ``SOURCE_DATE_EPOCH``
+  (UTC, rounded down to DOS's 2-second resolution, clamped to 1980..2107);
+* mode 0644, or 0755 when the owner-execute bit is set; "version made by"
+  Unix 2.0; no extra fields, no comments, no data descriptors;
+* deflate at a fixed level (stored when deflate does not shrink the entry);
+* written to a temporary file beside the target and renamed into place.
+
+The writer is lambdapack's own (not :mod:`zipfile`) so that every header byte
+is decided here, whatever the Python version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import struct
+import tempfile
+import time
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import ArchiveError
+
+COMPRESS_LEVEL = 6
+DOS_EPOCH = 315532800  # 1980-01-01T00:00:00Z
+_MAX_DOS = 4354819198  # 2107-12-31T23:59:58Z
+_MADE_BY = (3 << 8) | 20  # Unix, spec 2.0
+_NEEDED = 20
+_NEEDED_ZIP64 = 45
+_UTF8_FLAG = 0x800
+_STORED = 0
+_DEFLATED = 8
+_MAX32 = 0xFFFFFFFF
+_MAX16 = 0xFFFF
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ArchiveEntry:
+    """A file in the zip: its name there, where to read it, its exec bit."""
+
+    name: str
+    path: Path
+    executable: bool
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WrittenArchive:
+    path: Path
+    size: int
+    sha256: bytes  # raw digest
+    entries: int
+    uncompressed: int
+
+
+def dos_timestamp(epoch: int | None) -> tuple[int, int]:
+    """(DOS time, DOS date) for ``epoch`` seconds (None: 1980-01-01), in UTC."""
+    seconds = DOS_EPOCH if epoch is None else min(max(epoch, DOS_EPOCH), _MAX_DOS)
+    t = time.gmtime(seconds)
+    dos_time = (t.tm_hour << 11) | (t.tm_min << 5) | (t.tm_sec // 2)
+    dos_date = ((t.tm_year - 1980) << 9) | (t.tm_mon << 5) | t.tm_mday
+    return dos_time, dos_date
+
+
+def write(entries: Iterable[ArchiveEntry], dest: Path, *, epoch: int | None = None) -> WrittenArchive:
+    """Write ``entries`` to ``dest`` deterministically; replace it atomically."""
+    ordered = sorted(entries, key=lambda e: e.name.encode("utf-8"))
+    names = [e.name for e in ordered]
+    duplicates = sorted({n for a, n in itertools.pairwise(names) if a == n})
+    if duplicates:
+        raise ArchiveError(f"duplicate entries in {dest.name}: {', '.join(duplicates[:5])}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            out = _HashingWriter(raw)
+            count, uncompressed = _write_zip(out, ordered, dos_timestamp(epoch))
+            raw.flush()
+            os.fsync(raw.fileno())
+        tmp.chmod(0o644)
+        tmp.replace(dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return WrittenArchive(
+        path=dest, size=out.size, sha256=out.digest(), entries=count, uncompressed=uncompressed
+    )
+
+
+class _HashingWriter:
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self._raw.write(data)
+        self._hash.update(data)
+        self.size += len(data)
+
+    def digest(self) -> bytes:
+        return self._hash.digest()
+
+
+def _write_zip(out: _HashingWriter, entries: list[ArchiveEntry], stamp: tuple[int, int]) -> tuple[int, int]:
+    dos_time, dos_date = stamp
+    central = bytearray()
+    uncompressed = 0
+    for entry in entries:
+        try:
+            data = entry.path.read_bytes()
+        except OSError as exc:
+            raise ArchiveError(f"cannot read {entry.path}: {exc.strerror}") from None
+        uncompressed += len(data)
+        method, payload = _compress(data)
+        crc = zlib.crc32(data)
+        name = entry.name.encode("utf-8")
+        flags = 0 if name.isascii() else _UTF8_FLAG
+        offset = out.size
+        if offset > _MAX32 or len(data) > _MAX32:
+            raise ArchiveError("archive exceeds 4 GiB, far beyond Lambda's limits")
+        out.write(
+            struct.pack(
+                "<IHHHHHIIIHH",
+                0x04034B50,
+                _NEEDED,
+                flags,
+                method,
+                dos_time,
+                dos_date,
+                crc,
+                len(payload),
+                len(data),
+                len(name),
+                0,
+            )
+        )
+        out.write(name)
+        out.write(payload)
+        mode = 0o100755 if entry.executable else 0o100644
+        central += struct.pack(
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            _MADE_BY,
+            _NEEDED,
+            flags,
+            method,
+            dos_time,
+            dos_date,
+            crc,
+            len(payload),
+            len(data),
+            len(name),
+            0,
+            0,
+            0,
+            0,
+            mode << 16,
+            offset,
+        )
+        central += name
+    cd_offset = out.size
+    out.write(bytes(central))
+    count = len(entries)
+    if count > _MAX16 or cd_offset > _MAX32:
+        zip64_offset = out.size
+        out.write(
+            struct.pack(
+                "<IQHHIIQQQQ",
+                0x06064B50,
+                44,
+                (3 << 8) | _NEEDED_ZIP64,
+                _NEEDED_ZIP64,
+                0,
+                0,
+                count,
+                count,
+                len(central),
+                cd_offset,
+            )
+        )
+        out.write(struct.pack("<IIQI", 0x07064B50, 0, zip64_offset, 1))
+    out.write(
+        struct.pack(
+            "<IHHHHIIH",
+            0x06054B50,
+            0,
+            0,
+            min(count, _MAX16),
+            min(count, _MAX16),
+            min(len(central), _MAX32),
+            min(cd_offset, _MAX32),
+            0,
+        )
+    )
+    return count, uncompressed
+
+
+def _compress(data: bytes) -> tuple[int, bytes]:
+    if not data:
+        return _STORED, data
+    compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY)
+    deflated = compressor.compress(data) + compressor.flush()
+    if len(deflated) >= len(data):
+        return _STORED, data
+    return _DEFLATED, deflated

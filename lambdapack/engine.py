@@ -1,0 +1,120 @@
+"""The resolver/installer engine: uv, driven only through subprocess.
+
+lambdapack never imports pip or uv internals. :class:`Engine` is the small
+surface the lock and install stages need; :class:`UvEngine` implements it by
+running the ``uv`` binary shipped in the ``uv`` wheel.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from .errors import ToolError
+from .runtimes import Target
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ToolResult:
+    command: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class Engine(Protocol):
+    def compile(self, requirements: Path, target: Target, output: Path, *, cwd: Path) -> ToolResult:
+        """Resolve ``requirements`` for ``target`` into a hashed lock at ``output``."""
+        ...
+
+    def install(self, lock: Path, target: Target, dest: Path, *, cwd: Path, resolve_deps: bool) -> ToolResult:
+        """Install the hash-checked ``lock`` for ``target`` into ``dest``."""
+        ...
+
+
+class UvEngine:
+    """:class:`Engine` backed by ``uv pip compile`` / ``uv pip install``."""
+
+    def __init__(self, uv: str | None = None, environ: Mapping[str, str] | None = None) -> None:
+        self._uv = uv or _find_uv()
+        base = dict(os.environ if environ is None else environ)
+        base.setdefault("UV_NO_PROGRESS", "1")
+        base["NO_COLOR"] = "1"
+        self._env = base
+
+    def compile(self, requirements: Path, target: Target, output: Path, *, cwd: Path) -> ToolResult:
+        return self._run(
+            [
+                "pip",
+                "compile",
+                str(requirements),
+                "--output-file",
+                str(output),
+                *_target_args(target),
+                "--generate-hashes",
+                "--no-header",
+                "--no-annotate",
+                "--quiet",
+            ],
+            cwd,
+        )
+
+    def install(self, lock: Path, target: Target, dest: Path, *, cwd: Path, resolve_deps: bool) -> ToolResult:
+        return self._run(
+            [
+                "pip",
+                "install",
+                "--target",
+                str(dest),
+                *_target_args(target),
+                "--python",
+                sys.executable,
+                "--no-installer-metadata",
+                "--no-compile-bytecode",
+                "--require-hashes",
+                *([] if resolve_deps else ["--no-deps"]),
+                "--requirements",
+                str(lock),
+                "--quiet",
+            ],
+            cwd,
+        )
+
+    def _run(self, args: Sequence[str], cwd: Path) -> ToolResult:
+        command = (self._uv, *args)
+        try:
+            proc = subprocess.run(
+                command,
+                cwd=cwd,
+                env=self._env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except OSError as exc:
+            raise ToolError(f"cannot run uv ({self._uv}): {exc.strerror}") from None
+        return ToolResult(command=command, returncode=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
+
+
+def _target_args(target: Target) -> list[str]:
+    return [
+        "--python-platform",
+        target.uv_platform,
+        "--python-version",
+        target.python_version,
+        "--only-binary",
+        ":all:",
+    ]
+
+
+def _find_uv() -> str:
+    try:
+        from uv import find_uv_bin
+    except ImportError:  # pragma: no cover - uv is a dependency
+        return "uv"
+    return find_uv_bin()

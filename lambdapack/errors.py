@@ -1,0 +1,73 @@
+"""One error family for the whole tool, each kind with its exit code.
+
+The CLI turns a :class:`LambdapackError` into a message on stderr and its
+``exit_code``; nothing else in the package exits the process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+#: Exit codes, documented in docs/cli.md. Keep in sync.
+EXIT_OK = 0
+EXIT_BUILD = 1
+EXIT_USAGE = 2
+EXIT_CHECK = 3
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+class LambdapackError(Exception):
+    """Base class of every error lambdapack reports to its user."""
+
+    exit_code: int = EXIT_BUILD
+
+    def __init__(self, message: str, *, details: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        #: What lies behind the message (a tool's command and stderr), shown with --verbose.
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(LambdapackError):
+    """The configuration or the command line is wrong; one line per problem."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class BuildError(LambdapackError):
+    """A function could not be built."""
+
+    exit_code = EXIT_BUILD
+
+
+class SourceError(BuildError):
+    """The function's own files are unusable (missing handler, bad symlink …)."""
+
+
+class ResolveError(BuildError):
+    """Requirements could not be resolved for the target."""
+
+
+class InstallError(BuildError):
+    """Dependencies could not be installed for the target."""
+
+
+class ArchiveError(BuildError):
+    """The zip could not be written."""
+
+
+class ToolError(BuildError):
+    """An external tool could not be run."""
+
+
+def tool_details(command: Sequence[str], stderr: str) -> str:
+    """The ``details`` of an error caused by a tool run."""
+    return f"$ {' '.join(command)}\n{stderr.rstrip()}"

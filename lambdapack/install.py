@@ -1,0 +1,156 @@
+"""Install a lock into a staging directory with target wheels only, then strip
+what the installer adds that would make the zip depend on the host.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.tags import Tag, parse_tag
+
+from .engine import Engine, ToolResult
+from .errors import InstallError, tool_details
+from .lock import Lock, no_wheel_message, resolve_error
+from .runtimes import Target
+
+#: Files an installer writes into ``*.dist-info`` that record the host.
+INSTALLER_METADATA = ("INSTALLER", "REQUESTED", "direct_url.json", "uv_cache.json")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Distribution:
+    name: str
+    version: str
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class InstalledTree:
+    root: Path
+    distributions: tuple[Distribution, ...]
+
+
+def install(lock: Lock, target: Target, dest: Path, engine: Engine, *, cwd: Path) -> InstalledTree:
+    """Install ``lock`` into ``dest`` (which must not exist) for ``target``."""
+    dest.mkdir(parents=True)
+    if lock.empty:
+        return InstalledTree(root=dest, distributions=())
+    result = engine.install(lock.path, target, dest, cwd=cwd, resolve_deps=lock.user_pinned)
+    if result.returncode != 0:
+        raise _install_error(result, target, lock)
+    scrub(dest)
+    distributions = tuple(_distributions(dest))
+    for dist in distributions:
+        tags = [tag for text in dist.tags for tag in parse_tag(text)]
+        if tags and not any(tag_loads(tag, target) for tag in tags):
+            raise InstallError(no_wheel_message(f"{dist.name}=={dist.version}", target))
+    return InstalledTree(root=dest, distributions=distributions)
+
+
+def scrub(root: Path) -> None:
+    """Remove installer leftovers: lock file, console scripts with host
+    shebangs, bytecode, installer metadata, and their RECORD lines."""
+    (root / ".lock").unlink(missing_ok=True)
+    shutil.rmtree(root / "bin", ignore_errors=True)
+    for dirpath, dirnames, _ in os.walk(root):
+        if "__pycache__" in dirnames:
+            shutil.rmtree(Path(dirpath) / "__pycache__")
+            dirnames.remove("__pycache__")
+    for info in sorted(root.glob("*.dist-info")):
+        for name in INSTALLER_METADATA:
+            (info / name).unlink(missing_ok=True)
+        _rewrite_record(root, info / "RECORD")
+
+
+def tag_loads(tag: Tag, target: Target) -> bool:
+    """Whether a wheel tag can load on ``target`` (CPython on manylinux)."""
+    major, minor = target.runtime.python
+    interpreter = tag.interpreter
+    if interpreter.startswith("py"):
+        digits = interpreter[2:]
+        ok_python = digits in (str(major), f"{major}{minor}") or (
+            len(digits) > 1 and digits[0] == str(major) and int(digits[1:]) <= minor
+        )
+    elif interpreter.startswith("cp") and interpreter[3:].isdigit():
+        version = int(interpreter[3:]) if interpreter[2] == str(major) else -1
+        ok_python = version == minor or (tag.abi == "abi3" and 0 <= version <= minor)
+    else:
+        ok_python = False
+    if not ok_python or tag.abi not in ("none", "abi3", target.abi_tag):
+        return False
+    if tag.platform == "any":
+        return True
+    glibc = _platform_glibc(tag.platform, target.architecture.machine)
+    return glibc is not None and glibc <= target.runtime.glibc
+
+
+_LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+
+
+def _platform_glibc(platform: str, machine: str) -> tuple[int, int] | None:
+    if not platform.endswith("_" + machine):
+        return None
+    base = platform[: -len(machine) - 1]
+    if base in _LEGACY:
+        return _LEGACY[base]
+    found = re.fullmatch(r"manylinux_(\d+)_(\d+)", base)
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+def _distributions(root: Path) -> list[Distribution]:
+    out = []
+    for info in sorted(root.glob("*.dist-info")):
+        name, _, version = info.name[: -len(".dist-info")].partition("-")
+        tags: list[str] = []
+        wheel = info / "WHEEL"
+        if wheel.is_file():
+            for line in wheel.read_text("utf-8", errors="replace").splitlines():
+                if line.startswith("Tag:"):
+                    tags.append(line.split(":", 1)[1].strip())
+        out.append(Distribution(name=name, version=version, tags=tuple(tags)))
+    return out
+
+
+def _rewrite_record(root: Path, record: Path) -> None:
+    if not record.is_file():
+        return
+    lines = record.read_text("utf-8").splitlines()
+    kept = [line for line in lines if _record_target_exists(root, line)]
+    if len(kept) == len(lines):
+        return
+    # The file may be a hard link into uv's cache: replace it, never edit it.
+    record.unlink()
+    record.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+
+def _record_target_exists(root: Path, line: str) -> bool:
+    path = line.split(",", 1)[0].strip('"')
+    if not path:
+        return False
+    candidate = (root / path).resolve()
+    return candidate.is_relative_to(root.resolve()) and candidate.is_file()
+
+
+def _install_error(result: ToolResult, target: Target, lock: Lock) -> InstallError:
+    text = result.stderr
+    mismatch = re.search(r"Hash mismatch for `([^`]+)`\s*Expected:\s*(.+?)\s*Computed:\s*(\S+)", text, re.S)
+    if mismatch:
+        expected = " ".join(mismatch.group(2).split())
+        return InstallError(
+            f"hash mismatch for {mismatch.group(1)} (from {lock.path.name}): "
+            f"expected {expected}, got {mismatch.group(3)}",
+            details=tool_details(result.command, text),
+        )
+    missing_hash = re.search(r"hash(?:es)? (?:is|are) required.*?`([^`]+)`", text, re.I | re.S)
+    if missing_hash:
+        return InstallError(
+            f"{lock.path.name} pins hashes but not {missing_hash.group(1)}, which is needed on "
+            f"{target.describe()}; regenerate the lock for this target (or drop the --hash lines)",
+            details=tool_details(result.command, text),
+        )
+    error = resolve_error(result, target, lock.path)
+    return InstallError(error.message, details=error.details)

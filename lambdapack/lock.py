@@ -1,0 +1,120 @@
+"""Turn a function's requirements into a hash-pinned lock for its target.
+
+A requirements file whose every requirement is pinned (``==``) with ``--hash``
+lines (pip-compile / ``uv pip compile --generate-hashes`` output) is used as it
+is. Anything else is resolved with uv for the target: environment markers are
+evaluated for Linux, the target Python and machine, never for the host.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .engine import Engine, ToolResult
+from .errors import ResolveError, tool_details
+from .runtimes import Target
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Lock:
+    """Requirements ready to install hash-checked."""
+
+    path: Path
+    #: True when the lock is the user's own hashed file (uv may still have to
+    #: check its transitive closure), False when lambdapack resolved it.
+    user_pinned: bool
+    empty: bool
+
+
+def prepare(requirements: Path, target: Target, workdir: Path, engine: Engine, *, cwd: Path) -> Lock:
+    """A lock for ``requirements`` on ``target``; resolves when not fully pinned."""
+    try:
+        text = requirements.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResolveError(f"cannot read requirements file {requirements}: {exc}") from None
+    lines = list(_logical_lines(text))
+    if not lines:
+        return Lock(path=requirements, user_pinned=True, empty=True)
+    if all(_is_hashed_pin(line) for line in lines):
+        return Lock(path=requirements, user_pinned=True, empty=False)
+    output = workdir / "requirements.lock.txt"
+    result = engine.compile(requirements, target, output, cwd=cwd)
+    if result.returncode != 0:
+        raise resolve_error(result, target, requirements)
+    return Lock(path=output, user_pinned=False, empty=not list(_logical_lines(output.read_text("utf-8"))))
+
+
+def resolve_error(result: ToolResult, target: Target, requirements: Path) -> ResolveError:
+    """A one-line error naming the culprit from uv's explanation."""
+    text = result.stderr
+    details = tool_details(result.command, text)
+    missing = re.search(r"Because (\S+) was not found in the package registry", text)
+    if missing:
+        return ResolveError(
+            f"package {missing.group(1)!r} (from {requirements.name}) was not found in the package index",
+            details=details,
+        )
+    no_wheel = _no_wheel_package(text)
+    if no_wheel:
+        return ResolveError(no_wheel_message(no_wheel, target), details=details)
+    return ResolveError(
+        f"cannot resolve {requirements.name} for {target.describe()}: {_summary(text)}", details=details
+    )
+
+
+def no_wheel_message(package: str, target: Target) -> str:
+    runtime = target.runtime
+    return (
+        f"no wheel of {package} loads on {target.describe()} "
+        f"(needs {target.abi_tag} or abi3, manylinux glibc <= {runtime.glibc[0]}.{runtime.glibc[1]}, "
+        f"{target.architecture.machine}); pin a version that ships such a wheel, "
+        "or build it in a container (not supported yet)"
+    )
+
+
+def _no_wheel_package(text: str) -> str | None:
+    pinned = re.search(r"Because (\S+==\S+) has no (?:usable wheels|wheels with a matching)", text)
+    if pinned:
+        return pinned.group(1)
+    hint = re.search(r"Wheels are required for `([^`]+)`", text)
+    if hint:
+        return hint.group(1)
+    return None
+
+
+def _summary(stderr: str) -> str:
+    """uv's error and cause lines, joined on one line."""
+    keep = []
+    for line in stderr.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("error:", "cause:", "Caused by:")):
+            keep.append(stripped.split(":", 1)[1].strip())
+    return "; ".join(keep) if keep else stderr.strip().replace("\n", " ")
+
+
+def _logical_lines(text: str) -> list[str]:
+    """Requirement lines with continuations joined and comments dropped."""
+    joined: list[str] = []
+    buffer = ""
+    for raw in text.splitlines():
+        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
+        if line.endswith("\\"):
+            buffer += line[:-1] + " "
+            continue
+        buffer += line
+        if buffer.strip():
+            joined.append(buffer.strip())
+        buffer = ""
+    if buffer.strip():
+        joined.append(buffer.strip())
+    return joined
+
+
+def _is_hashed_pin(line: str) -> bool:
+    if line.startswith("-"):
+        # Index options are fine in a pinned file; includes need resolving.
+        return not line.startswith(("-r", "-c", "--requirement", "--constraint", "-e", "--editable"))
+    requirement = line.split(";", 1)[0]
+    return "==" in requirement and "--hash=" in line

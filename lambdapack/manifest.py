@@ -1,0 +1,132 @@
+"""The build manifest, ``<output>/lambdapack-manifest.json``: versioned JSON,
+read-modify-written under a lock and replaced atomically.
+
+Format (version 1)::
+
+    {"version": 1, "artifacts": {"api": {"path": "dist/api.zip",
+      "code_sha256": "…", "sha256": "…", "size": 123, "runtime": "python3.12",
+      "architecture": "arm64", "handler": "app.lambda_handler"}}}
+
+Paths are POSIX and relative to the project root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import BuildError
+
+MANIFEST_NAME = "lambdapack-manifest.json"
+MANIFEST_VERSION = 1
+_LOCK_NAME = ".lambdapack.lock"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Artifact:
+    """A built function package."""
+
+    name: str
+    path: Path  # absolute
+    code_sha256: str  # standard base64 SHA-256 (Lambda CodeSha256, filebase64sha256)
+    sha256: str  # hex
+    size: int
+    runtime: str
+    architecture: str
+    handler: str
+
+    def to_json(self, project_root: Path) -> dict[str, object]:
+        return {
+            "path": _relative(self.path, project_root),
+            "code_sha256": self.code_sha256,
+            "sha256": self.sha256,
+            "size": self.size,
+            "runtime": self.runtime,
+            "architecture": self.architecture,
+            "handler": self.handler,
+        }
+
+
+def manifest_path(output: Path) -> Path:
+    return output / MANIFEST_NAME
+
+
+def update(output: Path, project_root: Path, artifacts: Iterable[Artifact]) -> dict[str, Any]:
+    """Merge ``artifacts`` into the manifest in ``output``; return the document."""
+    path = manifest_path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    with _locked(output / _LOCK_NAME):
+        document = read(path)
+        entries = dict(document["artifacts"])
+        for artifact in artifacts:
+            entries[artifact.name] = artifact.to_json(project_root)
+        document = {"version": MANIFEST_VERSION, "artifacts": dict(sorted(entries.items()))}
+        _write_atomic(path, dumps(document))
+    return document
+
+
+def read(path: Path) -> dict[str, Any]:
+    """The manifest at ``path``, or an empty one when there is none."""
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        return {"version": MANIFEST_VERSION, "artifacts": {}}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BuildError(f"{path}: not valid JSON ({exc}); delete it to start afresh") from None
+    if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
+        raise BuildError(
+            f"{path}: not a version {MANIFEST_VERSION} lambdapack manifest; delete it to start afresh"
+        )
+    if not isinstance(data.get("artifacts"), dict):
+        raise BuildError(f"{path}: 'artifacts' must be an object; delete it to start afresh")
+    return data
+
+
+def dumps(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.chmod(0o644)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    """An exclusive advisory lock (a no-op where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return os.path.relpath(path, root).replace(os.sep, "/")

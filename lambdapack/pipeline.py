@@ -1,0 +1,230 @@
+"""The build pipeline: config → target → lock → install → sources → archive →
+digest → manifest. The public entry points are :func:`build` (a configured
+project) and :func:`build_function` (one function, no config file).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import archive, install, lock, manifest, sources
+from .archive import ArchiveEntry
+from .config import FunctionSpec, Overrides, Project, find_config, load_project, single_function
+from .digest import b64
+from .engine import Engine, UvEngine
+from .errors import BuildError, ConfigError, SourceError
+from .manifest import Artifact
+
+#: Called with (function name, stage) as a build progresses:
+#: "resolving", "installing", "collecting", "zipping", "done".
+ProgressCallback = Callable[[str, str], None]
+
+
+class BuildFailed(BuildError):
+    """One or more functions failed; the others were built and recorded."""
+
+    def __init__(self, failures: Mapping[str, BuildError], artifacts: Sequence[Artifact]) -> None:
+        self.failures = dict(failures)
+        self.artifacts = tuple(artifacts)
+        super().__init__("\n".join(f"{name}: {error}" for name, error in sorted(self.failures.items())))
+        self.exit_code = max(e.exit_code for e in self.failures.values())
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BuildResult:
+    project: Project
+    artifacts: tuple[Artifact, ...]
+    manifest: Mapping[str, object]
+
+
+def build(
+    project_dir: str | Path = ".",
+    names: Iterable[str] | None = None,
+    *,
+    runtime: str | None = None,
+    architecture: str | None = None,
+    output: str | Path | None = None,
+    on_progress: ProgressCallback | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> list[Artifact]:
+    """Build the functions of the project whose config is in ``project_dir``
+    (or a parent): all of them, or those in ``names``. Returns their artifacts
+    in name order. Raises :class:`~lambdapack.errors.LambdapackError`."""
+    project = load(project_dir, runtime=runtime, architecture=architecture, output=output)
+    result = run(project, list(names or ()), on_progress=on_progress, environ=environ)
+    return list(result.artifacts)
+
+
+def build_function(
+    source: str | Path,
+    *,
+    handler: str,
+    runtime: str,
+    architecture: str,
+    name: str | None = None,
+    requirements: str | Path | None = None,
+    exclude: Iterable[str] = (),
+    include: Iterable[str] = (),
+    output: str | Path | None = None,
+    project_dir: str | Path = ".",
+    on_progress: ProgressCallback | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Artifact:
+    """Build one function described by arguments; relative paths are taken
+    from ``project_dir``. Writes ``<output>/<name>.zip`` and updates the manifest."""
+    project = single_function(
+        Path(project_dir),
+        source=source,
+        handler=handler,
+        runtime=runtime,
+        architecture=architecture,
+        name=name,
+        requirements=requirements,
+        exclude=exclude,
+        include=include,
+        output=output,
+    )
+    return run(project, [], on_progress=on_progress, environ=environ).artifacts[0]
+
+
+def load(
+    project_dir: str | Path = ".",
+    *,
+    runtime: str | None = None,
+    architecture: str | None = None,
+    output: str | Path | None = None,
+) -> Project:
+    """Find and load the project config at or above ``project_dir``."""
+    start = Path(project_dir).resolve()
+    config_file = find_config(start)
+    if config_file is None:
+        raise ConfigError(
+            [
+                f"no lambdapack.toml (or [tool.lambdapack] in pyproject.toml) in {start} or its parents; "
+                "create one, or pass --source/--handler/--runtime/--architecture"
+            ]
+        )
+    return load_project(config_file, Overrides(runtime=runtime, architecture=architecture, output=output))
+
+
+def run(
+    project: Project,
+    names: Sequence[str],
+    *,
+    on_progress: ProgressCallback | None = None,
+    environ: Mapping[str, str] | None = None,
+    engine: Engine | None = None,
+) -> BuildResult:
+    """Build the selected functions of ``project`` and update its manifest."""
+    env = os.environ if environ is None else environ
+    epoch = source_date_epoch(env)
+    specs = project.select(names)
+    engine = engine or UvEngine(environ=env)
+    report = on_progress or (lambda _name, _stage: None)
+    artifacts: list[Artifact] = []
+    failures: dict[str, BuildError] = {}
+    for spec in specs:
+        try:
+            artifacts.append(_build_one(project, spec, engine, epoch, report))
+        except BuildError as exc:
+            failures[spec.name] = exc
+    document = manifest.update(project.output, project.root, artifacts) if artifacts else {}
+    if failures:
+        raise BuildFailed(failures, artifacts)
+    return BuildResult(project=project, artifacts=tuple(artifacts), manifest=document)
+
+
+def source_date_epoch(environ: Mapping[str, str]) -> int | None:
+    value = environ.get("SOURCE_DATE_EPOCH")
+    if value is None or value == "":
+        return None
+    if not re.fullmatch(r"\d+", value.strip()):
+        raise ConfigError([f"SOURCE_DATE_EPOCH: {value!r} is not a whole number of seconds"])
+    return int(value.strip())
+
+
+def _build_one(
+    project: Project, spec: FunctionSpec, engine: Engine, epoch: int | None, report: ProgressCallback
+) -> Artifact:
+    work = Path(tempfile.mkdtemp(prefix=f"lambdapack-{spec.name}-"))
+    try:
+        dependencies: tuple[ArchiveEntry, ...] = ()
+        if spec.requirements is not None:
+            report(spec.name, "resolving")
+            locked = lock.prepare(spec.requirements, spec.target, work, engine, cwd=project.root)
+            report(spec.name, "installing")
+            tree = install.install(locked, spec.target, work / "site", engine, cwd=project.root)
+            dependencies = _tree_entries(tree.root)
+        report(spec.name, "collecting")
+        own = sources.collect(
+            spec.source,
+            project_root=project.root,
+            exclude=spec.exclude,
+            include=spec.include,
+            skip=[project.output],
+        )
+        entries = _merge(spec, own, dependencies)
+        _check_handler(spec, entries, project.root)
+        report(spec.name, "zipping")
+        written = archive.write(entries, project.output / f"{spec.name}.zip", epoch=epoch)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report(spec.name, "done")
+    return Artifact(
+        name=spec.name,
+        path=written.path,
+        code_sha256=b64(written.sha256),
+        sha256=written.sha256.hex(),
+        size=written.size,
+        runtime=spec.target.runtime.name,
+        architecture=spec.target.architecture.name,
+        handler=spec.handler,
+    )
+
+
+def _tree_entries(root: Path) -> tuple[ArchiveEntry, ...]:
+    out = []
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for filename in filenames:
+            path = Path(dirpath) / filename
+            out.append(
+                ArchiveEntry(
+                    name=path.relative_to(root).as_posix(),
+                    path=path,
+                    executable=bool(path.stat().st_mode & 0o100),
+                )
+            )
+    return tuple(out)
+
+
+def _merge(
+    spec: FunctionSpec, own: Sequence[ArchiveEntry], dependencies: Sequence[ArchiveEntry]
+) -> list[ArchiveEntry]:
+    installed = {e.name for e in dependencies}
+    clashes = sorted(e.name for e in own if e.name in installed)
+    if clashes:
+        raise SourceError(
+            f"{', '.join(clashes[:3])} exists both in {spec.source.name}/ and in the installed "
+            "dependencies; rename the file or exclude it"
+        )
+    return [*own, *dependencies]
+
+
+def _check_handler(spec: FunctionSpec, entries: Sequence[ArchiveEntry], root: Path) -> None:
+    module = spec.handler.rsplit(".", 1)[0].replace(".", "/")
+    names = {e.name for e in entries}
+    if f"{module}.py" in names or f"{module}/__init__.py" in names:
+        return
+    if any(n.startswith(module + ".") and n.endswith(".so") and "/" not in n[len(module) :] for n in names):
+        return
+    where = os.path.relpath(spec.source, root)
+    raise SourceError(
+        f"handler {spec.handler!r}: module file {module}.py not found in {where}/ "
+        "(nor in its dependencies); fix 'handler' or the source directory"
+    )
