@@ -57,6 +57,10 @@ class UvEngine:
                 str(output),
                 *_target_args(target),
                 "--generate-hashes",
+                # The lock lives only in the build's work dir; keep the user's
+                # index options for the install step that reads it.
+                "--emit-index-url",
+                "--emit-find-links",
                 "--no-header",
                 "--no-annotate",
                 "--quiet",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -121,3 +125,17 @@ def test_tag_compatibility_rules() -> None:
     assert not tag_loads(Tag("cp311", "abi3", "manylinux_2_35_x86_64"), py312_x86)
     assert not tag_loads(Tag("cp313", "abi3", "manylinux_2_17_x86_64"), py312_x86)
     assert not tag_loads(Tag("py2", "none", "any"), py312_x86)
+
+
+@pytest.mark.network
+def test_every_zip_is_valid_and_its_hash_is_independent(built: dict[str, Path]) -> None:
+    for zip_path in built.values():
+        with zipfile.ZipFile(zip_path) as zf:
+            assert zf.testzip() is None
+        unzip = subprocess.run(["unzip", "-tq", str(zip_path)], capture_output=True, text=True, check=False)
+        assert unzip.returncode == 0, unzip.stdout
+        data = zip_path.read_bytes()
+        manifest = json.loads((zip_path.parent / "lambdapack-manifest.json").read_text())
+        entry = manifest["artifacts"][zip_path.stem]
+        assert entry["code_sha256"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
+        assert entry["size"] == len(data)
