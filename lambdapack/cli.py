@@ -70,7 +70,7 @@ def main() -> None:
 @click.option(
     "-C",
     "--project-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=".",
     help="Where to look for lambdapack.toml (and its parents). Default: current directory.",
 )
@@ -84,7 +84,12 @@ def main() -> None:
     "--exclude", multiple=True, help="Gitignore-style pattern to leave out (with --source; repeatable)."
 )
 @click.option("--include", multiple=True, help="Pattern to re-include (with --source; repeatable).")
-@click.option("-o", "--output", help="Output directory (default: the config's 'output', or dist).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output directory, relative to the current directory (default: the config's 'output', or dist).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print each stage, and tool output on errors.")
@@ -99,13 +104,15 @@ def build(
     name: str | None,
     exclude: Sequence[str],
     include: Sequence[str],
-    output: str | None,
+    output: Path | None,
     as_json: bool,
     quiet: bool,
     verbose: bool,
 ) -> None:
     """Build the functions NAMES (default: all) into zips and the manifest."""
     with _errors(verbose):
+        if output is not None:
+            output = output.resolve()  # relative to where the user stands
         if source is not None:
             if names:
                 raise ConfigError(["give either function NAMES or --source, not both"])
@@ -149,9 +156,14 @@ def build(
             if verbose and stage != "done":
                 click.echo(f"{function}: {stage}", err=True)
 
-        result = run(project, list(names), on_progress=progress)
+        try:
+            result = run(project, list(names), on_progress=progress)
+        except BuildFailed as exc:
+            if not quiet:
+                _summary(exc.artifacts)
+            raise
         if not quiet:
-            _summary(result.artifacts, project.root)
+            _summary(result.artifacts)
         if as_json:
             click.echo(manifest.dumps(result.manifest), nl=False)
 
@@ -171,7 +183,7 @@ def hash_(files: Sequence[Path], as_hex: bool) -> None:
             click.echo(text if len(files) == 1 else f"{text}  {path}")
 
 
-def _summary(artifacts: Sequence[Artifact], root: Path) -> None:
+def _summary(artifacts: Sequence[Artifact]) -> None:
     rows = [
         (
             a.name,

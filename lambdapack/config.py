@@ -114,6 +114,10 @@ def load_project(config_file: Path, overrides: Overrides = Overrides()) -> Proje
     problems = _Problems(config_file.name, prefix)
 
     problems.unknown_keys(table, _TOP_KEYS, "")
+    for key, known in (("runtime", RUNTIMES), ("architecture", ARCHITECTURES)):
+        value = table.get(key)
+        if isinstance(value, str) and value not in known and getattr(overrides, key) is None:
+            problems.add(key, _not_supported(key, value, known))
     defaults = {
         "runtime": _string(table, "runtime", "", problems),
         "architecture": _string(table, "architecture", "", problems),
@@ -201,29 +205,10 @@ def _function(
     problems.unknown_keys(raw, _FUNCTION_KEYS, key)
     count = problems.count
 
-    runtime = overrides.runtime or _string(raw, "runtime", key, problems) or defaults.get("runtime")
-    architecture = (
-        overrides.architecture or _string(raw, "architecture", key, problems) or defaults.get("architecture")
+    runtime = _choice(raw, "runtime", key, RUNTIMES, overrides.runtime, defaults, problems)
+    architecture = _choice(
+        raw, "architecture", key, ARCHITECTURES, overrides.architecture, defaults, problems
     )
-    if not runtime:
-        problems.add(
-            _join(key, "runtime"), f"missing; set it here or at the top level ({_supported(RUNTIMES)})"
-        )
-    elif runtime not in RUNTIMES:
-        problems.add(
-            _join(key, "runtime"),
-            f"{runtime!r} is not a supported runtime; supported: {', '.join(RUNTIMES)}",
-        )
-    if not architecture:
-        problems.add(
-            _join(key, "architecture"),
-            f"missing; set it here or at the top level ({_supported(ARCHITECTURES)})",
-        )
-    elif architecture not in ARCHITECTURES:
-        problems.add(
-            _join(key, "architecture"),
-            f"{architecture!r} is not a supported architecture; supported: {', '.join(ARCHITECTURES)}",
-        )
 
     source_value = _string(raw, "source", key, problems)
     source: Path | None = None
@@ -246,12 +231,13 @@ def _function(
         )
 
     requirements: Path | None = None
-    requirements_value = _string(raw, "requirements", key, problems)
+    disabled = raw.get("requirements") is False
+    requirements_value = None if disabled else _string(raw, "requirements", key, problems)
     if requirements_value:
         requirements = (root / requirements_value).resolve()
         if not requirements.is_file():
             problems.add(_join(key, "requirements"), f"file {requirements_value!r} does not exist")
-    elif source is not None and (source / "requirements.txt").is_file():
+    elif not disabled and source is not None and (source / "requirements.txt").is_file():
         requirements = source / "requirements.txt"
 
     exclude = (*defaults.get("exclude", ()), *_patterns(raw, "exclude", key, problems))
@@ -267,6 +253,33 @@ def _function(
         exclude=exclude,
         include=include,
     )
+
+
+def _choice(
+    raw: Mapping[str, object],
+    name: str,
+    key: str,
+    known: Mapping[str, object],
+    override: str | None,
+    defaults: Mapping[str, Any],
+    problems: _Problems,
+) -> str | None:
+    """A runtime or architecture: the override, else the function's own, else
+    the top-level default (whose errors were reported once, at the top level)."""
+    own = _string(raw, name, key, problems)
+    value = override or own or defaults.get(name)
+    if not value:
+        problems.add(_join(key, name), f"missing; set it here or at the top level ({_supported(known)})")
+        return None
+    if value not in known:
+        if override or own:
+            problems.add(_join(key, name), _not_supported(name, value, known))
+        return None
+    return str(value)
+
+
+def _not_supported(name: str, value: str, known: Mapping[str, object]) -> str:
+    return f"{value!r} is not a supported {name}; supported: {', '.join(known)}"
 
 
 class _Problems:

@@ -15,10 +15,10 @@ from pathlib import Path
 _CHUNK = 1 << 20
 
 
-def file_sha256(path: Path) -> bytes:
+def file_sha256(path: str | Path) -> bytes:
     """The raw SHA-256 digest of a file, read in chunks."""
     digest = hashlib.sha256()
-    with path.open("rb") as f:
+    with Path(path).open("rb") as f:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.digest()
@@ -28,11 +28,11 @@ def b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def code_sha256(path: Path) -> str:
+def code_sha256(path: str | Path) -> str:
     """Standard padded base64 SHA-256 of a file (Lambda's CodeSha256)."""
     return b64(file_sha256(path))
 
 
-def sha256_hex(path: Path) -> str:
+def sha256_hex(path: str | Path) -> str:
     """Hex SHA-256 of a file."""
     return file_sha256(path).hex()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-#: Exit codes, documented in docs/cli.md. Keep in sync.
+#: Exit codes, documented in README.md ("Exit codes"). Keep in sync.
 EXIT_OK = 0
 EXIT_BUILD = 1
 EXIT_USAGE = 2

@@ -35,7 +35,7 @@ def prepare(requirements: Path, target: Target, workdir: Path, engine: Engine, *
     except (OSError, UnicodeDecodeError) as exc:
         raise ResolveError(f"cannot read requirements file {requirements}: {exc}") from None
     lines = list(_logical_lines(text))
-    if not lines:
+    if not any(not line.startswith("-") or _is_include(line) for line in lines):
         return Lock(path=requirements, user_pinned=True, empty=True)
     if all(_is_hashed_pin(line) for line in lines):
         return Lock(path=requirements, user_pinned=True, empty=False)
@@ -43,7 +43,8 @@ def prepare(requirements: Path, target: Target, workdir: Path, engine: Engine, *
     result = engine.compile(requirements, target, output, cwd=cwd)
     if result.returncode != 0:
         raise resolve_error(result, target, requirements)
-    return Lock(path=output, user_pinned=False, empty=not list(_logical_lines(output.read_text("utf-8"))))
+    resolved = _logical_lines(output.read_text("utf-8"))
+    return Lock(path=output, user_pinned=False, empty=all(line.startswith("-") for line in resolved))
 
 
 def resolve_error(result: ToolResult, target: Target, requirements: Path) -> ResolveError:
@@ -85,13 +86,13 @@ def _no_wheel_package(text: str) -> str | None:
 
 
 def _summary(stderr: str) -> str:
-    """uv's error and cause lines, joined on one line."""
-    keep = []
+    """uv's explanation on one line: its ``cause:`` lines, else its ``error:`` lines."""
+    found: dict[str, list[str]] = {"cause": [], "error": []}
     for line in stderr.splitlines():
-        stripped = line.strip()
-        if stripped.startswith(("error:", "cause:", "Caused by:")):
-            keep.append(stripped.split(":", 1)[1].strip())
-    return "; ".join(keep) if keep else stderr.strip().replace("\n", " ")
+        kind, _, rest = line.strip().partition(":")
+        if kind.lower() in ("cause", "caused by", "error") and rest.strip():
+            found["error" if kind == "error" else "cause"].append(rest.strip())
+    return "; ".join(found["cause"] or found["error"]) or " ".join(stderr.split())
 
 
 def _logical_lines(text: str) -> list[str]:
@@ -112,9 +113,13 @@ def _logical_lines(text: str) -> list[str]:
     return joined
 
 
+def _is_include(line: str) -> bool:
+    return line.startswith(("-r", "-c", "--requirement", "--constraint", "-e", "--editable"))
+
+
 def _is_hashed_pin(line: str) -> bool:
     if line.startswith("-"):
         # Index options are fine in a pinned file; includes need resolving.
-        return not line.startswith(("-r", "-c", "--requirement", "--constraint", "-e", "--editable"))
+        return not _is_include(line)
     requirement = line.split(";", 1)[0]
     return "==" in requirement and "--hash=" in line

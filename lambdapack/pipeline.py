@@ -90,7 +90,10 @@ def build_function(
         include=include,
         output=output,
     )
-    return run(project, [], on_progress=on_progress, environ=environ).artifacts[0]
+    try:
+        return run(project, [], on_progress=on_progress, environ=environ).artifacts[0]
+    except BuildFailed as exc:
+        raise next(iter(exc.failures.values())) from None
 
 
 def load(

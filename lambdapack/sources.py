@@ -1,9 +1,11 @@
 """Select the function's own files: gitignore-style filtering with pathspec.
 
-Order of rules (last match wins): lambdapack's default excludes, then every
-``.gitignore`` from the project root down to the file's directory, then the
-function's ``exclude`` patterns, then its ``include`` patterns (which can
-re-include anything, defaults included). See docs/config.md.
+A file is left out when lambdapack's default excludes, a ``.gitignore`` (any
+from the project root down to the file's directory; within them git's rules,
+deeper files win), or the function's ``exclude`` patterns match it; an
+``include`` pattern brings back any file, whatever excluded it. Excluded
+directories are not walked unless ``include`` patterns exist. See
+docs/config.md.
 """
 
 from __future__ import annotations
@@ -63,30 +65,16 @@ def collect(
     """
     source = source.resolve()
     project_root = project_root.resolve()
-    defaults = GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES)
-    excludes = GitIgnoreSpec.from_lines(exclude)
-    includes = GitIgnoreSpec.from_lines(include) if include else None
-    ignores = _parent_gitignores(source, project_root)
-    skipped = {p.resolve() for p in skip}
-    prune = includes is None
-    files = [
-        f
-        for f, gitignored in _walk(source, source, project_root, ignores, skipped, set(), prune)
-        if _selected(f.name, gitignored, defaults, excludes, includes)
-    ]
+    walk = _Walk(
+        source=source,
+        project_root=project_root,
+        defaults=GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES),
+        excludes=GitIgnoreSpec.from_lines(exclude),
+        includes=GitIgnoreSpec.from_lines(include) if include else None,
+        skipped=frozenset(p.resolve() for p in skip),
+    )
+    files = walk.files(source, _parent_gitignores(source, project_root), frozenset())
     return tuple(sorted(files, key=lambda f: f.name.encode("utf-8", "surrogateescape")))
-
-
-def _selected(
-    name: str,
-    gitignored: bool,
-    defaults: GitIgnoreSpec,
-    excludes: GitIgnoreSpec,
-    includes: GitIgnoreSpec | None,
-) -> bool:
-    if includes is not None and includes.match_file(name):
-        return True
-    return not (gitignored or defaults.match_file(name) or excludes.match_file(name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,25 +82,109 @@ class _Ignore:
     base: str  # directory of the .gitignore, relative to the source ('' = source)
     spec: GitIgnoreSpec
     outside: bool  # the .gitignore is in a parent of the source dir
+    prefix: str  # for outside ones: the source dir relative to the .gitignore's dir
 
-    def check(self, name: str, prefix: str) -> bool | None:
+    def check(self, name: str) -> bool | None:
         """True: ignored, False: re-included, None: no rule matched."""
-        rel = prefix + name if self.outside else name[len(self.base) + 1 :] if self.base else name
+        if self.outside:
+            rel = self.prefix + name
+        elif self.base:
+            if not name.startswith(self.base + "/"):
+                return None
+            rel = name[len(self.base) + 1 :]
+        else:
+            rel = name
         return self.spec.check_file(rel).include
 
 
-def _parent_gitignores(source: Path, project_root: Path) -> list[tuple[_Ignore, str]]:
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Walk:
+    source: Path
+    project_root: Path
+    defaults: GitIgnoreSpec
+    excludes: GitIgnoreSpec
+    includes: GitIgnoreSpec | None
+    skipped: frozenset[Path]
+
+    def excluded(self, name: str, ignores: Sequence[_Ignore]) -> bool:
+        """Whether ``name`` (a file, or a directory with a trailing '/') stays out."""
+        if self.includes is not None and self.includes.match_file(name):
+            return False
+        return _gitignored(name, ignores) or self.defaults.match_file(name) or self.excludes.match_file(name)
+
+    def files(
+        self, directory: Path, ignores: Sequence[_Ignore], seen: frozenset[Path]
+    ) -> Iterator[ArchiveEntry]:
+        real = directory.resolve()
+        if real in seen:
+            raise SourceError(f"symlink loop at {directory}")
+        seen = seen | {real}
+        here = _read_gitignore(directory / ".gitignore")
+        if here is not None:
+            rel = directory.relative_to(self.source).as_posix()
+            base = "" if rel == "." else rel
+            ignores = [*ignores, _Ignore(base=base, spec=here, outside=False, prefix="")]
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            raise SourceError(f"cannot read directory {directory}: {exc.strerror}") from None
+        for entry in entries:
+            path = Path(entry.path)
+            name = path.relative_to(self.source).as_posix()
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                if not entry.is_symlink() or self.excluded(name, ignores):
+                    continue
+                raise SourceError(f"{name}: broken symlink ({path.readlink()})") from None
+            except OSError as exc:
+                raise SourceError(f"cannot stat {path}: {exc.strerror}") from None
+            is_dir = stat.S_ISDIR(st.st_mode)
+            if is_dir and (entry.name in _PRUNE or (path / "pyvenv.cfg").exists()):
+                continue
+            key = name + "/" if is_dir else name
+            if entry.is_symlink() and not path.resolve().is_relative_to(self.project_root):
+                if self.excluded(key, ignores):
+                    continue
+                raise SourceError(
+                    f"{name}: symlink points outside the project ({path.readlink()}); "
+                    "copy the file in, or exclude the link"
+                )
+            if is_dir:
+                if path.resolve() in self.skipped:
+                    continue
+                if self.includes is None and self.excluded(key, ignores):
+                    continue
+                yield from self.files(path, ignores, seen)
+            elif stat.S_ISREG(st.st_mode) and not self.excluded(name, ignores):
+                try:
+                    name.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise SourceError(f"{path}: file name is not valid UTF-8") from None
+                yield ArchiveEntry(name=name, path=path, executable=bool(st.st_mode & stat.S_IXUSR))
+
+
+def _gitignored(name: str, ignores: Sequence[_Ignore]) -> bool:
+    verdict = False
+    for ignore in ignores:
+        result = ignore.check(name)
+        if result is not None:
+            verdict = result
+    return verdict
+
+
+def _parent_gitignores(source: Path, project_root: Path) -> list[_Ignore]:
     """``.gitignore`` files between the project root and the source dir."""
     if not source.is_relative_to(project_root):
         return []
     found = []
-    for directory in reversed([source, *source.parents]):
-        if not directory.is_relative_to(project_root) or directory == source:
+    for directory in reversed(source.parents):
+        if not directory.is_relative_to(project_root):
             continue
         spec = _read_gitignore(directory / ".gitignore")
         if spec is not None:
             prefix = source.relative_to(directory).as_posix() + "/"
-            found.append((_Ignore(base="", spec=spec, outside=True), prefix))
+            found.append(_Ignore(base="", spec=spec, outside=True, prefix=prefix))
     return found
 
 
@@ -123,68 +195,3 @@ def _read_gitignore(path: Path) -> GitIgnoreSpec | None:
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise SourceError(f"cannot read {path}: {exc}") from None
-
-
-def _walk(
-    directory: Path,
-    source: Path,
-    project_root: Path,
-    ignores: list[tuple[_Ignore, str]],
-    skipped: set[Path],
-    seen: set[Path],
-    prune: bool,
-) -> Iterator[tuple[ArchiveEntry, bool]]:
-    """Every regular file below ``directory`` with whether git ignores it.
-    Ignored directories are skipped entirely when ``prune`` is set."""
-    real = directory.resolve()
-    if real in seen:
-        raise SourceError(f"symlink loop at {directory}")
-    seen = seen | {real}
-    here = _read_gitignore(directory / ".gitignore")
-    if here is not None:
-        rel = directory.relative_to(source).as_posix()
-        ignores = [*ignores, (_Ignore(base="" if rel == "." else rel, spec=here, outside=False), "")]
-    try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
-    except OSError as exc:
-        raise SourceError(f"cannot read directory {directory}: {exc.strerror}") from None
-    for entry in entries:
-        path = Path(entry.path)
-        name = path.relative_to(source).as_posix()
-        if entry.is_symlink():
-            resolved = path.resolve()
-            if not resolved.is_relative_to(project_root):
-                raise SourceError(
-                    f"{name}: symlink points outside the project ({path.readlink()}); "
-                    "copy the file in, or exclude the link"
-                )
-            if not resolved.exists():
-                raise SourceError(f"{name}: broken symlink ({path.readlink()})")
-        try:
-            st = path.stat()
-        except OSError as exc:
-            raise SourceError(f"cannot stat {path}: {exc.strerror}") from None
-        if stat.S_ISDIR(st.st_mode):
-            if entry.name in _PRUNE or (path / "pyvenv.cfg").exists() or path.resolve() in skipped:
-                continue
-            if prune and _ignored(name + "/", ignores):
-                continue
-            yield from _walk(path, source, project_root, ignores, skipped, seen, prune)
-        elif stat.S_ISREG(st.st_mode):
-            try:
-                name.encode("utf-8")
-            except UnicodeEncodeError:
-                raise SourceError(f"{path}: file name is not valid UTF-8") from None
-            file = ArchiveEntry(name=name, path=path, executable=bool(st.st_mode & stat.S_IXUSR))
-            yield file, _ignored(name, ignores)
-
-
-def _ignored(name: str, ignores: list[tuple[_Ignore, str]]) -> bool:
-    verdict = False
-    for ignore, prefix in ignores:
-        if ignore.base and not name.startswith(ignore.base + "/"):
-            continue
-        result = ignore.check(name, prefix)
-        if result is not None:
-            verdict = result
-    return verdict

@@ -101,9 +101,8 @@ def _assert_clean_failure(root: Path, before: dict[str, bytes], code: int, messa
     result = run_cli("build", cwd=root)
     assert result.returncode == code, result.stderr
     assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert lines and all(line.startswith("lambdapack: error: ") for line in lines), result.stderr
-    assert any(message in line for line in lines), result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("lambdapack: error: ")]
+    assert len(errors) == 1 and message in errors[0], result.stderr  # one line, naming the culprit
     assert _outputs(root) == before
 
 

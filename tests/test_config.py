@@ -71,7 +71,9 @@ def test_every_problem_is_reported_at_once_with_file_and_key(make_project: Calla
     assert (
         "lambdapack.toml: functions.api.requirments: unknown key (did you mean 'requirements'?)" in problems
     )
-    assert "functions.api.runtime: 'python3.8' is not a supported runtime; supported: python3.10" in text
+    # reported once, where it is written, not once per function inheriting it
+    assert "lambdapack.toml: runtime: 'python3.8' is not a supported runtime; supported: python3.10" in text
+    assert "functions.api.runtime" not in text
     assert "functions.api.architecture: 'aarch64' is not a supported architecture" in text
     assert "functions.api.source: directory 'functions/nope' does not exist" in text
     assert "functions.api.handler: 'app' is not MODULE.FUNCTION" in text
@@ -122,3 +124,9 @@ def test_single_function_from_arguments(tmp_path: Path) -> None:
     assert "--source: directory 'nope' does not exist" in text
     assert "--runtime: 'python3.9' is not a supported runtime" in text
     assert "--handler: 'h' is not MODULE.FUNCTION" in text
+
+
+def test_requirements_false_turns_off_the_default_file(make_project: Callable[..., Path]) -> None:
+    config = GOOD.replace('exclude = ["tests/"]', 'exclude = ["tests/"]\nrequirements = false')
+    project = load_project(make_project(config, FILES) / "lambdapack.toml")
+    assert project.functions["api"].requirements is None

@@ -72,6 +72,8 @@ def test_symlinks_inside_are_followed_outside_are_errors(tmp_path: Path) -> None
     (root / "fn" / "secret.py").symlink_to(outside / "secret.py")
     with pytest.raises(SourceError, match=r"secret.py: symlink points outside the project"):
         collect(root / "fn", project_root=root)
+    # an excluded link is simply left out
+    assert _names(root / "fn", root, exclude=["secret.py"]) == ["app.py", "common.py"]
 
 
 def test_exec_bit_and_skipped_output_dir(tmp_path: Path) -> None:

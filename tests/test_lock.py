@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lambdapack.engine import ToolResult, UvEngine
+from lambdapack.lock import prepare, resolve_error
+from lambdapack.runtimes import target
+
+HASHED = """\
+# pip-compile output
+--index-url https://pypi.org/simple
+six==1.17.0 \\
+    --hash=sha256:4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274 \\
+    --hash=sha256:ff70335d468e7eb6ec65b95b99d3a2836546063f63acc5171de367e834932a81
+    # via -r requirements.in
+idna==3.10 ; python_version >= "3.6" \\
+    --hash=sha256:12f65c9b470abda6dc35cf8e63cc574b1c52b11df2c86030af0ac09b01b13ea9
+"""
+
+
+class _NoEngine:
+    """An engine that must not be called: a hashed file is used as it is."""
+
+    def compile(self, *args: object, **kwargs: object) -> ToolResult:
+        raise AssertionError("compile called")
+
+    def install(self, *args: object, **kwargs: object) -> ToolResult:
+        raise AssertionError("install called")
+
+
+def test_fully_hashed_file_is_used_as_is(tmp_path: Path) -> None:
+    req = tmp_path / "requirements.txt"
+    req.write_text(HASHED)
+    lock = prepare(req, target("python3.12", "arm64"), tmp_path, _NoEngine(), cwd=tmp_path)
+    assert lock.path == req and lock.user_pinned and not lock.empty
+
+
+@pytest.mark.parametrize("text", ["", "# nothing\n\n", "--index-url https://example.invalid/simple\n"])
+def test_files_without_requirements_are_empty(tmp_path: Path, text: str) -> None:
+    req = tmp_path / "requirements.txt"
+    req.write_text(text)
+    assert prepare(req, target("python3.12", "arm64"), tmp_path, _NoEngine(), cwd=tmp_path).empty
+
+
+@pytest.mark.network
+def test_unpinned_requirements_are_resolved_with_hashes_for_the_target(tmp_path: Path) -> None:
+    req = tmp_path / "requirements.txt"
+    req.write_text('six\nidna ; platform_machine == "x86_64"\n')
+    lock = prepare(req, target("python3.11", "arm64"), tmp_path, UvEngine(), cwd=tmp_path)
+    text = lock.path.read_text()
+    assert not lock.user_pinned and lock.path != req
+    assert "six==" in text and "--hash=sha256:" in text
+    assert "idna" not in text  # the marker is false on arm64, whatever the host is
+
+
+def test_resolve_error_names_the_culprit() -> None:
+    t = target("python3.11", "x86_64")
+    result = ToolResult(
+        command=("uv", "pip", "compile"),
+        returncode=1,
+        stdout="",
+        stderr="error: No solution found when resolving dependencies\n"
+        "  cause: Because you require flask>=2 and flask<1, we can conclude that your requirements "
+        "are unsatisfiable.\n",
+    )
+    error = resolve_error(result, t, Path("requirements.txt"))
+    assert str(error) == (
+        "cannot resolve requirements.txt for python3.11 x86_64: Because you require flask>=2 and "
+        "flask<1, we can conclude that your requirements are unsatisfiable."
+    )
+    assert "uv pip compile" in error.details
