@@ -23,10 +23,12 @@ from .errors import (
     ResolveError,
     SourceError,
     ToolError,
+    VerifyError,
 )
 from .manifest import MANIFEST_NAME, Artifact
-from .pipeline import BuildFailed, build, build_function
+from .pipeline import BuildFailed, build, build_function, check, check_zip
 from .runtimes import ARCHITECTURES, RUNTIMES
+from .verify import Finding, Report
 
 __all__ = [
     "ARCHITECTURES",
@@ -37,14 +39,19 @@ __all__ = [
     "BuildError",
     "BuildFailed",
     "ConfigError",
+    "Finding",
     "InstallError",
     "LambdapackError",
+    "Report",
     "ResolveError",
     "SourceError",
     "ToolError",
+    "VerifyError",
     "__version__",
     "build",
     "build_function",
+    "check",
+    "check_zip",
     "code_sha256",
     "sha256_hex",
 ]

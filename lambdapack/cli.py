@@ -7,6 +7,7 @@ This is the only module that imports click or exits the process; every
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import traceback
@@ -15,13 +16,22 @@ from pathlib import Path
 
 import click
 
-from . import __version__, manifest
+from . import __version__, manifest, render
 from .config import single_function
+from .contents import ZipPackage
 from .digest import b64, file_sha256
-from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ConfigError, LambdapackError
-from .manifest import Artifact
-from .pipeline import BuildFailed, load, run
+from .errors import EXIT_CHECK, EXIT_INTERNAL, EXIT_INTERRUPTED, ConfigError, LambdapackError
+from .inventory import take
+from .pipeline import BuildFailed, check, check_zip, load, run
 from .runtimes import ARCHITECTURES, RUNTIMES
+
+_PROJECT_DIR = click.option(
+    "-C",
+    "--project-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=".",
+    help="Where to look for lambdapack.toml (and its parents). Default: current directory.",
+)
 
 
 @contextlib.contextmanager
@@ -59,6 +69,11 @@ def _tool_output(exc: LambdapackError) -> list[str]:
     return [e.details for e in errors if e.details]
 
 
+def _echo(lines: Sequence[str]) -> None:
+    for line in lines:
+        click.echo(line, err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lambdapack")
 def main() -> None:
@@ -67,13 +82,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("names", nargs=-1)
-@click.option(
-    "-C",
-    "--project-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=".",
-    help="Where to look for lambdapack.toml (and its parents). Default: current directory.",
-)
+@_PROJECT_DIR
 @click.option("--source", help="Build one function from this directory, without a config file.")
 @click.option("--handler", help="MODULE.FUNCTION of the function (with --source).")
 @click.option("--runtime", type=click.Choice(list(RUNTIMES)), help="Override the runtime.")
@@ -90,6 +99,7 @@ def main() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Output directory, relative to the current directory (default: the config's 'output', or dist).",
 )
+@click.option("--no-verify", is_flag=True, help="Skip the checks (the package may not load on Lambda).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print each stage, and tool output on errors.")
@@ -105,6 +115,7 @@ def build(
     exclude: Sequence[str],
     include: Sequence[str],
     output: Path | None,
+    no_verify: bool,
     as_json: bool,
     quiet: bool,
     verbose: bool,
@@ -116,11 +127,8 @@ def build(
         if source is not None:
             if names:
                 raise ConfigError(["give either function NAMES or --source, not both"])
-            missing = [
-                f"--{o}"
-                for o, v in (("handler", handler), ("runtime", runtime), ("architecture", architecture))
-                if not v
-            ]
+            given = (("handler", handler), ("runtime", runtime), ("architecture", architecture))
+            missing = [f"--{option}" for option, value in given if not value]
             if missing:
                 raise ConfigError([f"--source needs {', '.join(missing)} as well"])
             assert handler and runtime and architecture
@@ -137,35 +145,101 @@ def build(
                 output=output,
             )
         else:
-            stray = [
-                f"--{o}"
-                for o, v in (
-                    ("handler", handler),
-                    ("requirements", requirements),
-                    ("name", name),
-                    ("exclude", exclude),
-                    ("include", include),
-                )
-                if v
-            ]
+            only_with_source = (
+                ("handler", handler),
+                ("requirements", requirements),
+                ("name", name),
+                ("exclude", exclude),
+                ("include", include),
+            )
+            stray = [f"--{option}" for option, value in only_with_source if value]
             if stray:
                 raise ConfigError([f"{', '.join(stray)} only apply with --source"])
             project = load(project_dir, runtime=runtime, architecture=architecture, output=output)
+        if no_verify:
+            click.echo(
+                "lambdapack: warning: --no-verify: packages are not checked and may fail on Lambda",
+                err=True,
+            )
 
         def progress(function: str, stage: str) -> None:
             if verbose and stage != "done":
                 click.echo(f"{function}: {stage}", err=True)
 
         try:
-            result = run(project, list(names), on_progress=progress)
+            result = run(project, list(names), check=not no_verify, on_progress=progress)
         except BuildFailed as exc:
             if not quiet:
-                _summary(exc.artifacts)
+                _echo(render.summary(exc.artifacts, cwd=Path.cwd(), verbose=verbose))
             raise
         if not quiet:
-            _summary(result.artifacts)
+            _echo(render.summary(result.artifacts, cwd=Path.cwd(), verbose=verbose))
         if as_json:
             click.echo(manifest.dumps(result.manifest), nl=False)
+
+
+@main.command("check")
+@click.argument("packages", nargs=-1)
+@_PROJECT_DIR
+@click.option("--runtime", help="Target runtime of the ZIPs (default: from the manifest beside them).")
+@click.option("--architecture", help="Target architecture of the ZIPs (default: from the manifest).")
+@click.option("--handler", help="MODULE.FUNCTION to look for in the ZIPs (default: from the manifest).")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON on stdout.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the details of each finding.")
+def check_(
+    packages: Sequence[str],
+    project_dir: Path,
+    runtime: str | None,
+    architecture: str | None,
+    handler: str | None,
+    as_json: bool,
+    verbose: bool,
+) -> None:
+    """Check that packages will load on their target.
+
+    PACKAGES are zip files (built by anything) or function names of the
+    project; without any, every function's built zip is checked."""
+    with _errors(verbose):
+        zips = [p for p in packages if p.endswith(".zip") or Path(p).is_file()]
+        names = [p for p in packages if p not in zips]
+        if zips and names:
+            raise ConfigError(["give either ZIP files or function names, not both"])
+        if names or not zips:
+            if runtime or architecture or handler:
+                raise ConfigError(["--runtime, --architecture and --handler apply to ZIP files only"])
+            reports = check(project_dir, names)
+        else:
+            reports = [
+                check_zip(z, runtime=runtime, architecture=architecture, handler=handler) for z in zips
+            ]
+        for result in reports:
+            for line in render.report(result, verbose=verbose):
+                click.echo(line, err=as_json)  # stdout is the JSON's when --json
+        if as_json:
+            document = {
+                "version": 1,
+                "ok": all(r.ok for r in reports),
+                "packages": [r.to_json() for r in reports],
+            }
+            click.echo(json.dumps(document, indent=2, sort_keys=True))
+        if not all(r.ok for r in reports):
+            sys.exit(EXIT_CHECK)
+
+
+@main.command("inspect")
+@click.argument("zip_file", metavar="ZIP", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Rows per table.")
+@click.option("--json", "as_json", is_flag=True, help="Print the inventory as JSON on stdout.")
+def inspect_(zip_file: Path, top: int, as_json: bool) -> None:
+    """Show what is inside ZIP and what takes the space."""
+    with _errors():
+        with ZipPackage(zip_file) as package:
+            inv = take(package)
+        if as_json:
+            click.echo(json.dumps(inv.to_json(), indent=2, sort_keys=True))
+        else:
+            for line in render.inventory(inv, top=top):
+                click.echo(line)
 
 
 @main.command("hash")
@@ -181,29 +255,3 @@ def hash_(files: Sequence[Path], as_hex: bool) -> None:
                 raise ConfigError([f"{path}: {exc.strerror}"]) from None
             text = digest.hex() if as_hex else b64(digest)
             click.echo(text if len(files) == 1 else f"{text}  {path}")
-
-
-def _summary(artifacts: Sequence[Artifact]) -> None:
-    rows = [
-        (
-            a.name,
-            f"{a.runtime} {a.architecture}",
-            _human(a.size),
-            os.path.relpath(a.path, Path.cwd()),
-            a.code_sha256,
-        )
-        for a in artifacts
-    ]
-    widths = [max((len(r[i]) for r in rows), default=0) for i in range(4)]
-    for row in rows:
-        cells = [row[i].ljust(widths[i]) if i != 2 else row[i].rjust(widths[i]) for i in range(4)]
-        click.echo("  ".join([*cells, row[4]]), err=True)
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")

@@ -28,13 +28,22 @@ CONFIG_FILE = "lambdapack.toml"
 PYPROJECT_FILE = "pyproject.toml"
 DEFAULT_OUTPUT = "dist"
 
-_TOP_KEYS = ("runtime", "architecture", "output", "exclude", "include", "functions")
+_TOP_KEYS = (
+    "runtime",
+    "architecture",
+    "output",
+    "exclude",
+    "include",
+    "dependency_exclude",
+    "functions",
+)
 _FUNCTION_KEYS = (
     "source",
     "handler",
     "requirements",
     "exclude",
     "include",
+    "dependency_exclude",
     "runtime",
     "architecture",
 )
@@ -53,6 +62,8 @@ class FunctionSpec:
     requirements: Path | None = None
     exclude: tuple[str, ...] = ()
     include: tuple[str, ...] = ()
+    #: Patterns of installed dependency files to leave out (relative to site-packages).
+    dependency_exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -122,6 +133,7 @@ def load_project(config_file: Path, overrides: Overrides = Overrides()) -> Proje
         "runtime": _string(table, "runtime", "", problems),
         "architecture": _string(table, "architecture", "", problems),
         "exclude": _patterns(table, "exclude", "", problems),
+        "dependency_exclude": _patterns(table, "dependency_exclude", "", problems),
         "include": _patterns(table, "include", "", problems),
     }
     output_value = overrides.output or _string(table, "output", "", problems) or DEFAULT_OUTPUT
@@ -241,6 +253,10 @@ def _function(
         requirements = source / "requirements.txt"
 
     exclude = (*defaults.get("exclude", ()), *_patterns(raw, "exclude", key, problems))
+    dependency_exclude = (
+        *defaults.get("dependency_exclude", ()),
+        *_patterns(raw, "dependency_exclude", key, problems),
+    )
     include = (*defaults.get("include", ()), *_patterns(raw, "include", key, problems))
     if problems.count != count or source is None or not handler or not runtime or not architecture:
         return None
@@ -251,6 +267,7 @@ def _function(
         target=target(runtime, architecture),
         requirements=requirements,
         exclude=exclude,
+        dependency_exclude=dependency_exclude,
         include=include,
     )
 

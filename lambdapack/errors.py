@@ -64,6 +64,12 @@ class ArchiveError(BuildError):
     """The zip could not be written."""
 
 
+class VerifyError(BuildError):
+    """The package would not load on its target (one line per error finding)."""
+
+    exit_code = EXIT_CHECK
+
+
 class ToolError(BuildError):
     """An external tool could not be run."""
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.tags import Tag, parse_tag
+from pathspec import GitIgnoreSpec
 
 from .engine import Engine, ToolResult
 from .errors import InstallError, tool_details
@@ -34,14 +36,25 @@ class InstalledTree:
     distributions: tuple[Distribution, ...]
 
 
-def install(lock: Lock, target: Target, dest: Path, engine: Engine, *, cwd: Path) -> InstalledTree:
-    """Install ``lock`` into ``dest`` (which must not exist) for ``target``."""
+def install(
+    lock: Lock,
+    target: Target,
+    dest: Path,
+    engine: Engine,
+    *,
+    cwd: Path,
+    exclude: Sequence[str] = (),
+) -> InstalledTree:
+    """Install ``lock`` into ``dest`` (which must not exist) for ``target``,
+    leaving out files matching the gitignore-style ``exclude`` patterns."""
     dest.mkdir(parents=True)
     if lock.empty:
         return InstalledTree(root=dest, distributions=())
     result = engine.install(lock.path, target, dest, cwd=cwd, resolve_deps=lock.user_pinned)
     if result.returncode != 0:
         raise _install_error(result, target, lock)
+    if exclude:
+        _remove_matching(dest, GitIgnoreSpec.from_lines(exclude))
     scrub(dest)
     distributions = tuple(_distributions(dest))
     for dist in distributions:
@@ -64,6 +77,16 @@ def scrub(root: Path) -> None:
         for name in INSTALLER_METADATA:
             (info / name).unlink(missing_ok=True)
         _rewrite_record(root, info / "RECORD")
+
+
+def _remove_matching(root: Path, spec: GitIgnoreSpec) -> None:
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for filename in filenames:
+            path = Path(dirpath) / filename
+            if ".dist-info/" not in path.relative_to(root).as_posix() and spec.match_file(
+                path.relative_to(root).as_posix()
+            ):
+                path.unlink()
 
 
 def tag_loads(tag: Tag, target: Target) -> bool:

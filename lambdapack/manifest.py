@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BuildError
+from .verify import Finding
 
 MANIFEST_NAME = "lambdapack-manifest.json"
 MANIFEST_VERSION = 1
@@ -40,6 +41,8 @@ class Artifact:
     runtime: str
     architecture: str
     handler: str
+    #: Warnings found when the package was checked (errors stop the build).
+    findings: tuple[Finding, ...] = ()
 
     def to_json(self, project_root: Path) -> dict[str, object]:
         return {

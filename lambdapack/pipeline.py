@@ -16,13 +16,16 @@ from pathlib import Path
 from . import archive, install, lock, manifest, sources
 from .archive import ArchiveEntry
 from .config import FunctionSpec, Overrides, Project, find_config, load_project, single_function
-from .digest import b64
+from .contents import StagedPackage, ZipPackage
+from .digest import b64, sha256_hex
 from .engine import Engine, UvEngine
-from .errors import BuildError, ConfigError, SourceError
+from .errors import BuildError, ConfigError, SourceError, VerifyError
 from .manifest import Artifact
+from .runtimes import ARCHITECTURES, RUNTIMES, target
+from .verify import Finding, Report, render, verify, zipped_size_findings
 
 #: Called with (function name, stage) as a build progresses:
-#: "resolving", "installing", "collecting", "zipping", "done".
+#: "resolving", "installing", "collecting", "checking", "zipping", "done".
 ProgressCallback = Callable[[str, str], None]
 
 
@@ -50,6 +53,7 @@ def build(
     runtime: str | None = None,
     architecture: str | None = None,
     output: str | Path | None = None,
+    check: bool = True,
     on_progress: ProgressCallback | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> list[Artifact]:
@@ -57,7 +61,7 @@ def build(
     (or a parent): all of them, or those in ``names``. Returns their artifacts
     in name order. Raises :class:`~lambdapack.errors.LambdapackError`."""
     project = load(project_dir, runtime=runtime, architecture=architecture, output=output)
-    result = run(project, list(names or ()), on_progress=on_progress, environ=environ)
+    result = run(project, list(names or ()), check=check, on_progress=on_progress, environ=environ)
     return list(result.artifacts)
 
 
@@ -73,6 +77,7 @@ def build_function(
     include: Iterable[str] = (),
     output: str | Path | None = None,
     project_dir: str | Path = ".",
+    check: bool = True,
     on_progress: ProgressCallback | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Artifact:
@@ -91,7 +96,7 @@ def build_function(
         output=output,
     )
     try:
-        return run(project, [], on_progress=on_progress, environ=environ).artifacts[0]
+        return run(project, [], check=check, on_progress=on_progress, environ=environ).artifacts[0]
     except BuildFailed as exc:
         raise next(iter(exc.failures.values())) from None
 
@@ -120,11 +125,16 @@ def run(
     project: Project,
     names: Sequence[str],
     *,
+    check: bool = True,
     on_progress: ProgressCallback | None = None,
     environ: Mapping[str, str] | None = None,
     engine: Engine | None = None,
 ) -> BuildResult:
-    """Build the selected functions of ``project`` and update its manifest."""
+    """Build the selected functions of ``project`` and update its manifest.
+
+    With ``check`` (the default) each package is checked before its zip is
+    written; a package with errors raises :class:`VerifyError` and leaves the
+    previous zip in place."""
     env = os.environ if environ is None else environ
     epoch = source_date_epoch(env)
     specs = project.select(names)
@@ -134,7 +144,7 @@ def run(
     failures: dict[str, BuildError] = {}
     for spec in specs:
         try:
-            artifacts.append(_build_one(project, spec, engine, epoch, report))
+            artifacts.append(_build_one(project, spec, engine, epoch, report, check))
         except BuildError as exc:
             failures[spec.name] = exc
     document = manifest.update(project.output, project.root, artifacts) if artifacts else {}
@@ -153,7 +163,12 @@ def source_date_epoch(environ: Mapping[str, str]) -> int | None:
 
 
 def _build_one(
-    project: Project, spec: FunctionSpec, engine: Engine, epoch: int | None, report: ProgressCallback
+    project: Project,
+    spec: FunctionSpec,
+    engine: Engine,
+    epoch: int | None,
+    report: ProgressCallback,
+    check: bool,
 ) -> Artifact:
     work = Path(tempfile.mkdtemp(prefix=f"lambdapack-{spec.name}-"))
     try:
@@ -162,7 +177,14 @@ def _build_one(
             report(spec.name, "resolving")
             locked = lock.prepare(spec.requirements, spec.target, work, engine, cwd=project.root)
             report(spec.name, "installing")
-            tree = install.install(locked, spec.target, work / "site", engine, cwd=project.root)
+            tree = install.install(
+                locked,
+                spec.target,
+                work / "site",
+                engine,
+                cwd=project.root,
+                exclude=spec.dependency_exclude,
+            )
             dependencies = _tree_entries(tree.root)
         report(spec.name, "collecting")
         own = sources.collect(
@@ -173,9 +195,18 @@ def _build_one(
             skip=[project.output],
         )
         entries = _merge(spec, own, dependencies)
-        _check_handler(spec, entries, project.root)
+        findings: tuple[Finding, ...] = ()
+        if check:
+            report(spec.name, "checking")
+            staged = StagedPackage(entries, label=spec.name)
+            verdict = verify(staged, spec.target, spec.handler)
+            if not verdict.ok:
+                raise VerifyError("\n".join(render(f) for f in verdict.errors))
+            findings = verdict.findings
         report(spec.name, "zipping")
         written = archive.write(entries, project.output / f"{spec.name}.zip", epoch=epoch)
+        if check:
+            findings += tuple(zipped_size_findings(staged, written.size))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report(spec.name, "done")
@@ -188,6 +219,7 @@ def _build_one(
         runtime=spec.target.runtime.name,
         architecture=spec.target.architecture.name,
         handler=spec.handler,
+        findings=findings,
     )
 
 
@@ -219,15 +251,77 @@ def _merge(
     return [*own, *dependencies]
 
 
-def _check_handler(spec: FunctionSpec, entries: Sequence[ArchiveEntry], root: Path) -> None:
-    module = spec.handler.rsplit(".", 1)[0].replace(".", "/")
-    names = {e.name for e in entries}
-    if f"{module}.py" in names or f"{module}/__init__.py" in names:
-        return
-    if any(n.startswith(module + ".") and n.endswith(".so") and "/" not in n[len(module) :] for n in names):
-        return
-    where = os.path.relpath(spec.source, root)
-    raise SourceError(
-        f"handler {spec.handler!r}: module file {module}.py not found in {where}/ "
-        "(nor in its dependencies); fix 'handler' or the source directory"
-    )
+def check_zip(
+    path: str | Path,
+    *,
+    runtime: str | None = None,
+    architecture: str | None = None,
+    handler: str | None = None,
+) -> Report:
+    """Verify any zip for a target. Values not given are taken from the
+    ``lambdapack-manifest.json`` beside the zip when it records this exact file."""
+    zip_path = Path(path)
+    recorded = _manifest_entry(zip_path)
+    runtime = runtime or recorded.get("runtime")
+    architecture = architecture or recorded.get("architecture")
+    handler = handler or recorded.get("handler")
+    problems = []
+    if runtime not in RUNTIMES:
+        problems.append(
+            f"{zip_path}: give --runtime ({', '.join(RUNTIMES)})"
+            if runtime is None
+            else f"--runtime: {runtime!r} is not a supported runtime; supported: {', '.join(RUNTIMES)}"
+        )
+    if architecture not in ARCHITECTURES:
+        problems.append(
+            f"{zip_path}: give --architecture ({', '.join(ARCHITECTURES)})"
+            if architecture is None
+            else f"--architecture: {architecture!r} is not supported; supported: {', '.join(ARCHITECTURES)}"
+        )
+    if problems:
+        raise ConfigError(problems)
+    assert runtime is not None and architecture is not None
+    with ZipPackage(zip_path) as package:
+        return verify(package, target(runtime, architecture), handler)
+
+
+def check(
+    project_dir: str | Path = ".",
+    names: Iterable[str] | None = None,
+    *,
+    output: str | Path | None = None,
+) -> list[Report]:
+    """Verify the built zips of a configured project's functions (all, or ``names``)."""
+    project = load(project_dir, output=output)
+    specs = project.select(list(names or ()))
+    missing = [s.name for s in specs if not (project.output / f"{s.name}.zip").is_file()]
+    if missing:
+        raise ConfigError(
+            [
+                f"{name}: {project.output / (name + '.zip')} is not built; run lambdapack build"
+                for name in missing
+            ]
+        )
+    reports = []
+    for spec in specs:
+        zip_path = project.output / f"{spec.name}.zip"
+        with ZipPackage(zip_path, label=os.path.relpath(zip_path, project.root)) as package:
+            reports.append(verify(package, spec.target, spec.handler))
+    return reports
+
+
+def _manifest_entry(zip_path: Path) -> dict[str, str]:
+    """The manifest entry beside ``zip_path`` that records this very file."""
+    try:
+        document = manifest.read(zip_path.parent / manifest.MANIFEST_NAME)
+        digest = sha256_hex(zip_path)
+    except (BuildError, OSError):
+        return {}
+    for entry in document["artifacts"].values():
+        if (
+            isinstance(entry, dict)
+            and str(entry.get("path", "")).rsplit("/", 1)[-1] == zip_path.name
+            and entry.get("sha256") == digest
+        ):
+            return {k: v for k, v in entry.items() if isinstance(v, str)}
+    return {}

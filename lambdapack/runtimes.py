@@ -83,6 +83,32 @@ UV_MANYLINUX_LEVELS: tuple[tuple[int, int], ...] = (
 )
 
 
+#: Shared libraries the Lambda base images provide, by OS: a ``DT_NEEDED``
+#: entry outside this set must be bundled in the package (as auditwheel does in
+#: ``<dist>.libs/``) or the import fails. Documented in docs/verify.md.
+SYSTEM_LIBRARIES: dict[str, frozenset[str]] = {
+    os_name: frozenset(
+        {
+            "libc.so.6",
+            "libm.so.6",
+            "libpthread.so.0",
+            "libdl.so.2",
+            "librt.so.1",
+            "libutil.so.1",
+            "libresolv.so.2",
+            "libanl.so.1",
+            "libgcc_s.so.1",
+            "libstdc++.so.6",
+            "libz.so.1",
+            "ld-linux-x86-64.so.2",
+            "ld-linux-aarch64.so.1",
+            *extra,
+        }
+    )
+    for os_name, extra in ((_AL2, ("libnsl.so.1", "libcrypt.so.1")), (_AL2023, ("libcrypt.so.2",)))
+}
+
+
 def target(runtime: str, architecture: str) -> Target:
     """The target for Lambda's runtime and architecture names (both known)."""
     return Target(runtime=RUNTIMES[runtime], architecture=ARCHITECTURES[architecture])

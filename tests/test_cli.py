@@ -69,8 +69,8 @@ BREAKAGES: list[tuple[str, Callable[[Path], None], int, str]] = [
     (
         "missing handler file",
         lambda r: (r / "fn" / "app.py").rename(r / "fn" / "application.py"),
-        1,
-        "fn: handler 'app.handler': module file app.py not found in fn/",
+        3,
+        "fn: error [handler] app.py: handler 'app.handler': module 'app' not found",
     ),
 ]
 

@@ -139,3 +139,24 @@ def test_every_zip_is_valid_and_its_hash_is_independent(built: dict[str, Path]) 
         entry = manifest["artifacts"][zip_path.stem]
         assert entry["code_sha256"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
         assert entry["size"] == len(data)
+
+
+@pytest.mark.network
+def test_dependency_exclude_drops_files_and_their_record_lines(tmp_path: Path) -> None:
+    root = write_tree(
+        tmp_path,
+        {
+            "lambdapack.toml": 'runtime = "python3.12"\narchitecture = "x86_64"\n'
+            '[functions.fn]\nsource = "fn"\nhandler = "app.handler"\n'
+            'dependency_exclude = ["*.pyi", "orjson/py.typed"]\n',
+            "fn/app.py": "import orjson\n\ndef handler(event, context):\n    return {}\n",
+            "fn/requirements.txt": "orjson>=3.10\n",
+        },
+    )
+    (artifact,) = lambdapack.build(root)
+    with zipfile.ZipFile(artifact.path) as zf:
+        names = zf.namelist()
+        record = zf.read(next(n for n in names if n.startswith("orjson-") and n.endswith("/RECORD"))).decode()
+    assert "orjson/__init__.py" in names
+    assert not any(n.endswith(".pyi") or n == "orjson/py.typed" for n in names)
+    assert ".pyi" not in record and "py.typed" not in record

@@ -1,0 +1,158 @@
+"""A package's files, whether staged on disk or already in a zip, behind one
+interface, with each file's owning distribution (from ``*.dist-info/RECORD``).
+
+Verification and inspection read packages only through :class:`Package`, so
+they work the same on lambdapack's staging tree and on any zip built by
+anything (``zip``, ``zipfile``, other tools).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import stat
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .archive import ArchiveEntry
+from .errors import ConfigError
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PackageFile:
+    name: str
+    size: int  # uncompressed bytes
+    compressed: int | None = None  # bytes in the zip, when known
+    mode: int | None = None  # Unix permission bits, when known
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Distribution:
+    name: str
+    version: str
+    dist_info: str  # "name-version.dist-info"
+
+    def label(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+class Package:
+    """Files of a package; subclasses say where the bytes come from."""
+
+    label: str
+    files: tuple[PackageFile, ...]
+    zipped_size: int | None
+    _owner_map: dict[str, Distribution] | None = None
+
+    def read(self, name: str) -> bytes:
+        raise NotImplementedError
+
+    def head(self, name: str, size: int) -> bytes:
+        return self.read(name)[:size]
+
+    def owners(self) -> Mapping[str, Distribution]:
+        """Each file's owning distribution, from the RECORD files (cached)."""
+        if self._owner_map is None:
+            self._owner_map = _owners(self)
+        return self._owner_map
+
+    def distributions(self) -> tuple[Distribution, ...]:
+        return tuple(sorted(set(self.owners().values()), key=lambda d: d.name.lower()))
+
+
+class StagedPackage(Package):
+    """Entries about to be zipped (files on disk)."""
+
+    def __init__(self, entries: Sequence[ArchiveEntry], label: str) -> None:
+        self.label = label
+        self._paths = {e.name: e.path for e in entries}
+        self.files = tuple(
+            PackageFile(name=e.name, size=e.path.stat().st_size, mode=0o755 if e.executable else 0o644)
+            for e in sorted(entries, key=lambda e: e.name)
+        )
+        self.zipped_size = None
+
+    def read(self, name: str) -> bytes:
+        return self._paths[name].read_bytes()
+
+    def head(self, name: str, size: int) -> bytes:
+        with self._paths[name].open("rb") as f:
+            return f.read(size)
+
+
+class ZipPackage(Package):
+    """A zip file built by anything."""
+
+    def __init__(self, path: Path, label: str | None = None) -> None:
+        self.label = label or str(path)
+        try:
+            self._zip = zipfile.ZipFile(path)
+        except FileNotFoundError:
+            raise ConfigError([f"{path}: no such file"]) from None
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise ConfigError([f"{path}: not a readable zip file ({exc})"]) from None
+        self.zipped_size = path.stat().st_size
+        self.files = tuple(
+            PackageFile(
+                name=info.filename,
+                size=info.file_size,
+                compressed=info.compress_size,
+                mode=_zip_mode(info),
+            )
+            for info in sorted(self._zip.infolist(), key=lambda i: i.filename)
+            if not info.is_dir()
+        )
+
+    def read(self, name: str) -> bytes:
+        return self._zip.read(name)
+
+    def head(self, name: str, size: int) -> bytes:
+        with self._zip.open(name) as f:
+            return f.read(size)
+
+    def close(self) -> None:
+        self._zip.close()
+
+    def __enter__(self) -> ZipPackage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def top_level(name: str) -> str:
+    """The top-level directory (with '/') or file of a path in a package."""
+    first, sep, _ = name.partition("/")
+    return first + sep
+
+
+def _zip_mode(info: zipfile.ZipInfo) -> int | None:
+    mode = info.external_attr >> 16
+    if info.create_system != 3 or not mode:
+        return None
+    return stat.S_IMODE(mode)
+
+
+def _owners(package: Package) -> dict[str, Distribution]:
+    owners: dict[str, Distribution] = {}
+    for record in (f.name for f in package.files if f.name.endswith(".dist-info/RECORD")):
+        dist_info = record[: -len("/RECORD")]
+        if "/" in dist_info:
+            continue
+        name, _, version = dist_info[: -len(".dist-info")].partition("-")
+        dist = Distribution(name=name, version=version, dist_info=dist_info)
+        for path in _record_paths(package.read(record)):
+            owners[path] = dist
+        for file in package.files:
+            if file.name.startswith(dist_info + "/"):
+                owners[file.name] = dist
+    return owners
+
+
+def _record_paths(data: bytes) -> Iterator[str]:
+    text = data.decode("utf-8", errors="replace")
+    for row in csv.reader(io.StringIO(text)):
+        if row and row[0] and not row[0].startswith(("/", "..")):
+            yield row[0]

@@ -1,0 +1,98 @@
+"""Text for people: build summaries, check reports and inventories.
+
+Pure functions returning lines; the CLI decides where they go.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from .inventory import Inventory, Part
+from .manifest import Artifact
+from .verify import Finding, Report, render, summarize
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def table(rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> list[str]:
+    """Rows as aligned columns; columns in ``right`` are right-aligned."""
+    if not rows:
+        return []
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def summary(artifacts: Sequence[Artifact], *, cwd: Path, verbose: bool = False) -> list[str]:
+    """One line per artifact (name, target, size, path, code_sha256), each
+    followed by its warnings."""
+    rows = [
+        (
+            a.name,
+            f"{a.runtime} {a.architecture}",
+            human_size(a.size),
+            os.path.relpath(a.path, cwd),
+            a.code_sha256,
+        )
+        for a in artifacts
+    ]
+    lines = []
+    for artifact, line in zip(artifacts, table(rows, right=(2,)), strict=True):
+        lines.append(line)
+        lines += findings(artifact.findings, verbose=verbose, indent="  ")
+    return lines
+
+
+def findings(items: Sequence[Finding], *, verbose: bool, indent: str = "") -> list[str]:
+    lines = []
+    for finding in items:
+        lines.append(indent + render(finding))
+        if verbose:
+            lines += [indent + "    " + d for d in finding.details]
+    return lines
+
+
+def report(result: Report, *, verbose: bool) -> list[str]:
+    head = f"{result.label} ({result.target.describe()}"
+    head += f", handler {result.handler})" if result.handler else ", handler not checked)"
+    if not result.findings:
+        return [f"{head}: ok"]
+    return [f"{head}: {summarize(result.findings)}", *findings(result.findings, verbose=verbose, indent="  ")]
+
+
+def inventory(inv: Inventory, *, top: int) -> list[str]:
+    zipped = f"{human_size(inv.zipped_size)} zipped, " if inv.zipped_size is not None else ""
+    lines = [f"{inv.label}: {zipped}{human_size(inv.size)} unzipped, {inv.entries} files", ""]
+    for title, parts in (("distribution", inv.distributions), ("top-level", inv.directories)):
+        rows = [(title, "files", "unzipped", "zipped", "share")]
+        rows += [_part_row(p, inv.size) for p in parts[:top]]
+        lines += table(rows, right=(1, 2, 3, 4))
+        if len(parts) > top:
+            rest = parts[top:]
+            lines.append(f"… {len(rest)} more, {human_size(sum(p.size for p in rest))} (--top N shows more)")
+        lines.append("")
+    return lines[:-1]
+
+
+def _part_row(part: Part, total: int) -> tuple[str, str, str, str, str]:
+    return (
+        part.name,
+        str(part.files),
+        human_size(part.size),
+        human_size(part.compressed) if part.compressed is not None else "-",
+        f"{part.size / total:.1%}" if total else "-",
+    )
