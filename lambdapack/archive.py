@@ -7,7 +7,9 @@ The determinism contract (docs/determinism.md) is kept here:
   (UTC, rounded down to DOS's 2-second resolution, clamped to 1980..2107);
 * mode 0644, or 0755 when the owner-execute bit is set; "version made by"
   Unix 2.0; no extra fields, no comments, no data descriptors;
-* deflate at a fixed level (stored when deflate does not shrink the entry);
+* raw deflate by libdeflate at level 6, from the ``deflate`` package pinned
+  by lambdapack (never the host's zlib or zlib-ng), stored when deflate does
+  not shrink the entry; CRC-32 from the same library;
 * written to a temporary file beside the target and renamed into place.
 
 The writer is lambdapack's own (not :mod:`zipfile`) so that every header byte
@@ -22,11 +24,12 @@ import os
 import struct
 import tempfile
 import time
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+import deflate
 
 from .errors import ArchiveError
 
@@ -44,12 +47,41 @@ _MAX16 = 0xFFFF
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Compressed:
+    """A file's bytes as stored in a zip entry."""
+
+    method: int  # 0 stored, 8 deflated
+    crc: int
+    size: int  # uncompressed
+    payload: bytes | bytearray | memoryview
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ArchiveEntry:
-    """A file in the zip: its name there, where to read it, its exec bit."""
+    """A file in the zip: its name there, where to read it, its exec bit, and
+    its compressed form when already known (taken verbatim)."""
 
     name: str
     path: Path
     executable: bool
+    compressed: Compressed | None = None
+
+
+def compress(data: bytes) -> Compressed:
+    """The entry for ``data``: deflated by the pinned libdeflate, or stored."""
+    crc = deflate.crc32(data)
+    if data:
+        deflated = deflate.deflate_compress(data, COMPRESS_LEVEL)
+        if len(deflated) < len(data):
+            return Compressed(method=_DEFLATED, crc=crc, size=len(data), payload=deflated)
+    return Compressed(method=_STORED, crc=crc, size=len(data), payload=data)
+
+
+def compress_file(path: Path) -> Compressed:
+    try:
+        return compress(path.read_bytes())
+    except OSError as exc:
+        raise ArchiveError(f"cannot read {path}: {exc.strerror}") from None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -102,7 +134,7 @@ class _HashingWriter:
         self._hash = hashlib.sha256()
         self.size = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         self._raw.write(data)
         self._hash.update(data)
         self.size += len(data)
@@ -116,17 +148,13 @@ def _write_zip(out: _HashingWriter, entries: list[ArchiveEntry], stamp: tuple[in
     central = bytearray()
     uncompressed = 0
     for entry in entries:
-        try:
-            data = entry.path.read_bytes()
-        except OSError as exc:
-            raise ArchiveError(f"cannot read {entry.path}: {exc.strerror}") from None
-        uncompressed += len(data)
-        method, payload = _compress(data)
-        crc = zlib.crc32(data)
+        item = entry.compressed or compress_file(entry.path)
+        uncompressed += item.size
+        method, payload, crc = item.method, item.payload, item.crc
         name = entry.name.encode("utf-8")
         flags = 0 if name.isascii() else _UTF8_FLAG
         offset = out.size
-        if offset > _MAX32 or len(data) > _MAX32:
+        if offset > _MAX32 or item.size > _MAX32:
             raise ArchiveError("archive exceeds 4 GiB, far beyond Lambda's limits")
         out.write(
             struct.pack(
@@ -139,7 +167,7 @@ def _write_zip(out: _HashingWriter, entries: list[ArchiveEntry], stamp: tuple[in
                 dos_date,
                 crc,
                 len(payload),
-                len(data),
+                item.size,
                 len(name),
                 0,
             )
@@ -158,7 +186,7 @@ def _write_zip(out: _HashingWriter, entries: list[ArchiveEntry], stamp: tuple[in
             dos_date,
             crc,
             len(payload),
-            len(data),
+            item.size,
             len(name),
             0,
             0,
@@ -203,13 +231,3 @@ def _write_zip(out: _HashingWriter, entries: list[ArchiveEntry], stamp: tuple[in
         )
     )
     return count, uncompressed
-
-
-def _compress(data: bytes) -> tuple[int, bytes]:
-    if not data:
-        return _STORED, data
-    compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY)
-    deflated = compressor.compress(data) + compressor.flush()
-    if len(deflated) >= len(data):
-        return _STORED, data
-    return _DEFLATED, deflated

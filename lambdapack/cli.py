@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import click
 
 from . import __version__, manifest, render
+from .cache import Cache, cache_dir
 from .config import single_function
 from .contents import ZipPackage
 from .digest import b64, file_sha256
@@ -100,6 +102,15 @@ def main() -> None:
     help="Output directory, relative to the current directory (default: the config's 'output', or dist).",
 )
 @click.option("--no-verify", is_flag=True, help="Skip the checks (the package may not load on Lambda).")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Functions to build at once (default: the number of CPUs).",
+)
+@click.option(
+    "--refresh", is_flag=True, help="Re-resolve unpinned requirements instead of reusing the cache."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print each stage, and tool output on errors.")
@@ -116,6 +127,8 @@ def build(
     include: Sequence[str],
     output: Path | None,
     no_verify: bool,
+    jobs: int | None,
+    refresh: bool,
     as_json: bool,
     quiet: bool,
     verbose: bool,
@@ -162,20 +175,96 @@ def build(
                 err=True,
             )
 
-        def progress(function: str, stage: str) -> None:
-            if verbose and stage != "done":
-                click.echo(f"{function}: {stage}", err=True)
-
+        live = not quiet and not verbose and sys.stderr.isatty()
+        display = _Progress([s.name for s in project.select(list(names))], live=live, verbose=verbose)
         try:
-            result = run(project, list(names), check=not no_verify, on_progress=progress)
+            result = run(
+                project,
+                list(names),
+                check=not no_verify,
+                jobs=jobs,
+                refresh=refresh,
+                on_progress=display.update,
+            )
         except BuildFailed as exc:
+            display.close()
             if not quiet:
                 _echo(render.summary(exc.artifacts, cwd=Path.cwd(), verbose=verbose))
             raise
+        finally:
+            display.close()
         if not quiet:
             _echo(render.summary(result.artifacts, cwd=Path.cwd(), verbose=verbose))
         if as_json:
             click.echo(manifest.dumps(result.manifest), nl=False)
+
+
+class _Progress:
+    """Per-function stages: redrawn in place on a terminal (and erased when
+    done), plain lines with --verbose, nothing otherwise."""
+
+    def __init__(self, names: Sequence[str], *, live: bool, verbose: bool) -> None:
+        self._stages = dict.fromkeys(names, "waiting")
+        self._live = live and bool(names)
+        self._verbose = verbose
+        self._lock = threading.Lock()
+        self._drawn = 0
+
+    def update(self, name: str, stage: str) -> None:
+        with self._lock:
+            if self._verbose and stage != "done":
+                click.echo(f"{name}: {stage}", err=True)
+            if not self._live:
+                return
+            self._stages[name] = stage
+            self._erase()
+            width = max(len(n) for n in self._stages)
+            for function, current in self._stages.items():
+                click.echo(f"{function.ljust(width)}  {current}", err=True)
+            self._drawn = len(self._stages)
+
+    def close(self) -> None:
+        with self._lock:
+            self._erase()
+            self._live = False
+
+    def _erase(self) -> None:
+        if self._drawn:
+            click.echo(f"\x1b[{self._drawn}F\x1b[J", err=True, nl=False)
+            self._drawn = 0
+
+
+@main.group()
+def cache() -> None:
+    """Show or empty lambdapack's cache (LAMBDAPACK_CACHE_DIR overrides its place)."""
+
+
+@cache.command("info")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON on stdout.")
+def cache_info(as_json: bool) -> None:
+    """Where the cache is and what it holds."""
+    with _errors():
+        store = Cache(cache_dir(os.environ))
+        info = store.info()
+        if as_json:
+            click.echo(json.dumps({"path": str(store.root), **info}, indent=2, sort_keys=True))
+            return
+        click.echo(f"{store.root}")
+        rows = [("kind", "entries", "size")]
+        rows += [(kind, str(v["entries"]), render.human_size(v["bytes"])) for kind, v in info.items()]
+        total = sum(v["bytes"] for v in info.values())
+        rows.append(("total", "", render.human_size(total)))
+        for line in render.table(rows, right=(1, 2)):
+            click.echo(line)
+
+
+@cache.command("clean")
+def cache_clean() -> None:
+    """Remove everything in the cache."""
+    with _errors():
+        store = Cache(cache_dir(os.environ))
+        freed = store.clean()
+        click.echo(f"removed {render.human_size(freed)} from {store.root}", err=True)
 
 
 @main.command("check")

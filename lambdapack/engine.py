@@ -41,7 +41,7 @@ class UvEngine:
     """:class:`Engine` backed by ``uv pip compile`` / ``uv pip install``."""
 
     def __init__(self, uv: str | None = None, environ: Mapping[str, str] | None = None) -> None:
-        self._uv = uv or _find_uv()
+        self._uv = uv  # found on first use: a build with nothing to install never needs uv
         base = dict(os.environ if environ is None else environ)
         base.setdefault("UV_NO_PROGRESS", "1")
         base["NO_COLOR"] = "1"
@@ -57,10 +57,6 @@ class UvEngine:
                 str(output),
                 *_target_args(target),
                 "--generate-hashes",
-                # The lock lives only in the build's work dir; keep the user's
-                # index options for the install step that reads it.
-                "--emit-index-url",
-                "--emit-find-links",
                 "--no-header",
                 "--no-annotate",
                 "--quiet",
@@ -89,8 +85,14 @@ class UvEngine:
             cwd,
         )
 
+    @property
+    def uv(self) -> str:
+        if self._uv is None:
+            self._uv = _find_uv()
+        return self._uv
+
     def _run(self, args: Sequence[str], cwd: Path) -> ToolResult:
-        command = (self._uv, *args)
+        command = (self.uv, *args)
         try:
             proc = subprocess.run(
                 command,
@@ -101,7 +103,7 @@ class UvEngine:
                 check=False,
             )
         except OSError as exc:
-            raise ToolError(f"cannot run uv ({self._uv}): {exc.strerror}") from None
+            raise ToolError(f"cannot run uv ({self.uv}): {exc.strerror}") from None
         return ToolResult(command=command, returncode=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
 
 

@@ -164,16 +164,16 @@ def _install_error(result: ToolResult, target: Target, lock: Lock) -> InstallErr
     if mismatch:
         expected = " ".join(mismatch.group(2).split())
         return InstallError(
-            f"hash mismatch for {mismatch.group(1)} (from {lock.path.name}): "
+            f"hash mismatch for {mismatch.group(1)} (from {lock.source.name}): "
             f"expected {expected}, got {mismatch.group(3)}",
             details=tool_details(result.command, text),
         )
     missing_hash = re.search(r"hash(?:es)? (?:is|are) required.*?`([^`]+)`", text, re.I | re.S)
     if missing_hash:
         return InstallError(
-            f"{lock.path.name} pins hashes but not {missing_hash.group(1)}, which is needed on "
+            f"{lock.source.name} pins hashes but not {missing_hash.group(1)}, which is needed on "
             f"{target.describe()}; regenerate the lock for this target (or drop the --hash lines)",
             details=tool_details(result.command, text),
         )
-    error = resolve_error(result, target, lock.path)
+    error = resolve_error(result, target, lock.source)
     return InstallError(error.message, details=error.details)

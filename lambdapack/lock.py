@@ -9,6 +9,7 @@ evaluated for Linux, the target Python and machine, never for the host.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,30 +22,88 @@ from .runtimes import Target
 class Lock:
     """Requirements ready to install hash-checked."""
 
+    #: What to give ``uv pip install -r``: the user's hashed file, or the
+    #: user's index options plus ``-r`` the resolved lock.
     path: Path
+    #: The user's requirements input (named in messages).
+    source: Path
+    #: The pinned, hashed requirements alone (what the installed set is a function of).
+    resolved: Path
     #: True when the lock is the user's own hashed file (uv may still have to
     #: check its transitive closure), False when lambdapack resolved it.
     user_pinned: bool
     empty: bool
 
 
-def prepare(requirements: Path, target: Target, workdir: Path, engine: Engine, *, cwd: Path) -> Lock:
-    """A lock for ``requirements`` on ``target``; resolves when not fully pinned."""
+def prepare(
+    requirements: Path,
+    target: Target,
+    workdir: Path,
+    engine: Engine,
+    *,
+    cwd: Path,
+    reuse: Path | None = None,
+    keep: Callable[[Path], Path] | None = None,
+) -> Lock:
+    """A lock for ``requirements`` on ``target``; resolves when not fully pinned.
+
+    ``reuse`` is an earlier resolution of the same input for the same target
+    (from the cache); ``keep`` stores a fresh one and returns where it went."""
     try:
         text = requirements.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ResolveError(f"cannot read requirements file {requirements}: {exc}") from None
     lines = list(_logical_lines(text))
     if not any(not line.startswith("-") or _is_include(line) for line in lines):
-        return Lock(path=requirements, user_pinned=True, empty=True)
+        return Lock(
+            path=requirements, source=requirements, resolved=requirements, user_pinned=True, empty=True
+        )
     if all(_is_hashed_pin(line) for line in lines):
-        return Lock(path=requirements, user_pinned=True, empty=False)
-    output = workdir / "requirements.lock.txt"
-    result = engine.compile(requirements, target, output, cwd=cwd)
-    if result.returncode != 0:
-        raise resolve_error(result, target, requirements)
-    resolved = _logical_lines(output.read_text("utf-8"))
-    return Lock(path=output, user_pinned=False, empty=all(line.startswith("-") for line in resolved))
+        return Lock(
+            path=requirements, source=requirements, resolved=requirements, user_pinned=True, empty=False
+        )
+    resolved = reuse
+    if resolved is None:
+        output = workdir / "requirements.lock.txt"
+        result = engine.compile(requirements, target, output, cwd=cwd)
+        if result.returncode != 0:
+            raise resolve_error(result, target, requirements)
+        resolved = keep(output) if keep else output
+    pins = _logical_lines(resolved.read_text("utf-8"))
+    install_input = workdir / "install-requirements.txt"
+    options = [_absolute_option(line, requirements.parent) for line in lines if _is_index_option(line)]
+    install_input.write_text("".join(f"{line}\n" for line in [*options, f"-r {resolved}"]), encoding="utf-8")
+    return Lock(
+        path=install_input,
+        source=requirements,
+        resolved=resolved,
+        user_pinned=False,
+        empty=all(line.startswith("-") for line in pins),
+    )
+
+
+_INDEX_OPTIONS = (
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+    "--no-index",
+    "--trusted-host",
+)
+
+
+def _is_index_option(line: str) -> bool:
+    return line.split("=", 1)[0].split()[0] in _INDEX_OPTIONS
+
+
+def _absolute_option(line: str, base: Path) -> str:
+    """Make a relative ``--find-links`` path absolute (the line moves to another file)."""
+    name, _, value = line.replace("=", " ", 1).partition(" ")
+    value = value.strip()
+    if name in ("-f", "--find-links") and value and "://" not in value and not Path(value).is_absolute():
+        return f"{name} {(base / value).resolve()}"
+    return line
 
 
 def resolve_error(result: ToolResult, target: Target, requirements: Path) -> ResolveError:

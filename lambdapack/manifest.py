@@ -69,8 +69,10 @@ def update(output: Path, project_root: Path, artifacts: Iterable[Artifact]) -> d
         entries = dict(document["artifacts"])
         for artifact in artifacts:
             entries[artifact.name] = artifact.to_json(project_root)
-        document = {"version": MANIFEST_VERSION, "artifacts": dict(sorted(entries.items()))}
-        _write_atomic(path, dumps(document))
+        new = {"version": MANIFEST_VERSION, "artifacts": dict(sorted(entries.items()))}
+        if new != document or not path.exists():
+            _write_atomic(path, dumps(new))  # unchanged: leave the file (and its mtime) alone
+        document = new
     return document
 
 

@@ -5,21 +5,28 @@ project) and :func:`build_function` (one function, no config file).
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import archive, install, lock, manifest, sources
+from . import __version__, archive, fingerprint, install, lock, manifest, sources
 from .archive import ArchiveEntry
+from .cache import Cache, cache_dir
+from .cache import key as cache_key
 from .config import FunctionSpec, Overrides, Project, find_config, load_project, single_function
 from .contents import StagedPackage, ZipPackage
 from .digest import b64, sha256_hex
 from .engine import Engine, UvEngine
 from .errors import BuildError, ConfigError, SourceError, VerifyError
+from .fingerprint import BuildState, Record
 from .manifest import Artifact
 from .runtimes import ARCHITECTURES, RUNTIMES, target
 from .verify import Finding, Report, render, verify, zipped_size_findings
@@ -54,6 +61,8 @@ def build(
     architecture: str | None = None,
     output: str | Path | None = None,
     check: bool = True,
+    jobs: int | None = None,
+    refresh: bool = False,
     on_progress: ProgressCallback | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> list[Artifact]:
@@ -61,7 +70,15 @@ def build(
     (or a parent): all of them, or those in ``names``. Returns their artifacts
     in name order. Raises :class:`~lambdapack.errors.LambdapackError`."""
     project = load(project_dir, runtime=runtime, architecture=architecture, output=output)
-    result = run(project, list(names or ()), check=check, on_progress=on_progress, environ=environ)
+    result = run(
+        project,
+        list(names or ()),
+        check=check,
+        jobs=jobs,
+        refresh=refresh,
+        on_progress=on_progress,
+        environ=environ,
+    )
     return list(result.artifacts)
 
 
@@ -121,36 +138,87 @@ def load(
     return load_project(config_file, Overrides(runtime=runtime, architecture=architecture, output=output))
 
 
+@dataclass(kw_only=True, slots=True)
+class _Context:
+    """What every function's build in one run shares."""
+
+    project: Project
+    engine: Engine
+    cache: Cache
+    state: BuildState
+    epoch: int | None
+    check: bool
+    refresh: bool
+    environ: Mapping[str, str]
+    report: ProgressCallback
+
+
 def run(
     project: Project,
     names: Sequence[str],
     *,
     check: bool = True,
+    jobs: int | None = None,
+    refresh: bool = False,
     on_progress: ProgressCallback | None = None,
     environ: Mapping[str, str] | None = None,
     engine: Engine | None = None,
 ) -> BuildResult:
     """Build the selected functions of ``project`` and update its manifest.
 
-    With ``check`` (the default) each package is checked before its zip is
-    written; a package with errors raises :class:`VerifyError` and leaves the
-    previous zip in place."""
+    Functions whose inputs did not change since their zip was written are
+    not rebuilt. Up to ``jobs`` functions (default: the CPU count) build at
+    once; the results do not depend on the order they finish in. With
+    ``check`` (the default) each package is checked before its zip is written;
+    a package with errors raises :class:`VerifyError` and leaves the previous
+    zip in place. ``refresh`` re-resolves unpinned requirements."""
     env = os.environ if environ is None else environ
-    epoch = source_date_epoch(env)
+    context = _Context(
+        project=project,
+        engine=engine or UvEngine(environ=env),
+        cache=Cache(cache_dir(env)),
+        state=BuildState(project.output),
+        epoch=source_date_epoch(env),
+        check=check,
+        refresh=refresh,
+        environ=env,
+        report=on_progress or (lambda _name, _stage: None),
+    )
     specs = project.select(names)
-    engine = engine or UvEngine(environ=env)
-    report = on_progress or (lambda _name, _stage: None)
-    artifacts: list[Artifact] = []
+    outcomes: dict[str, tuple[Artifact, Record | None, list[str]]] = {}
     failures: dict[str, BuildError] = {}
-    for spec in specs:
-        try:
-            artifacts.append(_build_one(project, spec, engine, epoch, report, check))
-        except BuildError as exc:
-            failures[spec.name] = exc
-    document = manifest.update(project.output, project.root, artifacts) if artifacts else {}
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(specs)))
+    if workers == 1:
+        for spec in specs:
+            _collect(spec.name, functools.partial(_build_one, context, spec), outcomes, failures)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {spec.name: pool.submit(_build_one, context, spec) for spec in specs}
+            for name, future in futures.items():
+                _collect(name, future.result, outcomes, failures)
+    artifacts = [outcomes[name][0] for name in sorted(outcomes)]
+    document: Mapping[str, object] = {}
+    if artifacts:
+        document = manifest.update(project.output, project.root, artifacts)
+        updates = {name: record for name, (_a, record, _f) in outcomes.items() if record is not None}
+        used = [path for _a, _r, files in outcomes.values() for path in files]
+        with contextlib.suppress(OSError):  # the state only saves work next time
+            context.state.save(updates, used)
     if failures:
         raise BuildFailed(failures, artifacts)
     return BuildResult(project=project, artifacts=tuple(artifacts), manifest=document)
+
+
+def _collect(
+    name: str,
+    result: Callable[[], tuple[Artifact, Record | None, list[str]]],
+    outcomes: dict[str, tuple[Artifact, Record | None, list[str]]],
+    failures: dict[str, BuildError],
+) -> None:
+    try:
+        outcomes[name] = result()
+    except BuildError as exc:
+        failures[name] = exc
 
 
 def source_date_epoch(environ: Mapping[str, str]) -> int | None:
@@ -162,41 +230,51 @@ def source_date_epoch(environ: Mapping[str, str]) -> int | None:
     return int(value.strip())
 
 
-def _build_one(
-    project: Project,
-    spec: FunctionSpec,
-    engine: Engine,
-    epoch: int | None,
-    report: ProgressCallback,
-    check: bool,
-) -> Artifact:
+def _build_one(context: _Context, spec: FunctionSpec) -> tuple[Artifact, Record | None, list[str]]:
+    """Build one function, or reuse its zip when its inputs are unchanged.
+    Returns the artifact, the state record to keep, and the source paths hashed."""
+    project, report = context.project, context.report
+    zip_path = project.output / f"{spec.name}.zip"
+    report(spec.name, "collecting")
+    own = sources.collect(
+        spec.source,
+        project_root=project.root,
+        exclude=spec.exclude,
+        include=spec.include,
+        skip=[project.output],
+    )
+    hashes = [context.state.files.sha256(entry.path) for entry in own]
+    requirements = fingerprint.requirements_digest(spec.requirements) if spec.requirements else None
+    settings = {
+        "runtime": spec.target.runtime.name,
+        "architecture": spec.target.architecture.name,
+        "handler": spec.handler,
+        "dependency_exclude": list(spec.dependency_exclude),
+        "epoch": context.epoch,
+        "check": context.check,
+        "index": _index_environment(context.environ),
+    }
+    current = fingerprint.fingerprint(
+        version=__version__, settings=settings, requirements=requirements, sources=own, hashes=hashes
+    )
+    used = [str(entry.path) for entry in own]
+    record = None if context.refresh else context.state.current(spec.name, current, zip_path)
+    if record is not None:
+        report(spec.name, "done")
+        return _artifact_from(record, spec.name, zip_path), None, used
+
     work = Path(tempfile.mkdtemp(prefix=f"lambdapack-{spec.name}-"))
     try:
         dependencies: tuple[ArchiveEntry, ...] = ()
         if spec.requirements is not None:
-            report(spec.name, "resolving")
-            locked = lock.prepare(spec.requirements, spec.target, work, engine, cwd=project.root)
-            report(spec.name, "installing")
-            tree = install.install(
-                locked,
-                spec.target,
-                work / "site",
-                engine,
-                cwd=project.root,
-                exclude=spec.dependency_exclude,
-            )
-            dependencies = _tree_entries(tree.root)
-        report(spec.name, "collecting")
-        own = sources.collect(
-            spec.source,
-            project_root=project.root,
-            exclude=spec.exclude,
-            include=spec.include,
-            skip=[project.output],
-        )
-        entries = _merge(spec, own, dependencies)
+            dependencies = _dependencies(context, spec, work, requirements or "")
+        own_entries = [
+            replace(entry, compressed=context.cache.compressed(content, entry.path))
+            for entry, content in zip(own, hashes, strict=True)
+        ]
+        entries = _merge(spec, own_entries, dependencies)
         findings: tuple[Finding, ...] = ()
-        if check:
+        if context.check:
             report(spec.name, "checking")
             staged = StagedPackage(entries, label=spec.name)
             verdict = verify(staged, spec.target, spec.handler)
@@ -204,13 +282,13 @@ def _build_one(
                 raise VerifyError("\n".join(render(f) for f in verdict.errors))
             findings = verdict.findings
         report(spec.name, "zipping")
-        written = archive.write(entries, project.output / f"{spec.name}.zip", epoch=epoch)
-        if check:
+        written = archive.write(entries, zip_path, epoch=context.epoch)
+        if context.check:
             findings += tuple(zipped_size_findings(staged, written.size))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report(spec.name, "done")
-    return Artifact(
+    artifact = Artifact(
         name=spec.name,
         path=written.path,
         code_sha256=b64(written.sha256),
@@ -221,21 +299,91 @@ def _build_one(
         handler=spec.handler,
         findings=findings,
     )
+    stat = fingerprint.zip_stat(zip_path)
+    new_record = None
+    if stat is not None:
+        saved = {**artifact.to_json(project.root), "findings": [f.to_json() for f in findings]}
+        new_record = Record(fingerprint=current, zip_stat=stat, artifact=saved)
+    return artifact, new_record, used
 
 
-def _tree_entries(root: Path) -> tuple[ArchiveEntry, ...]:
-    out = []
-    for dirpath, _dirnames, filenames in os.walk(root):
-        for filename in filenames:
-            path = Path(dirpath) / filename
-            out.append(
-                ArchiveEntry(
-                    name=path.relative_to(root).as_posix(),
-                    path=path,
-                    executable=bool(path.stat().st_mode & 0o100),
-                )
-            )
-    return tuple(out)
+def _dependencies(
+    context: _Context, spec: FunctionSpec, work: Path, requirements_digest: str
+) -> tuple[ArchiveEntry, ...]:
+    """The function's dependencies as zip entries, from the cache when this
+    lock was installed for this target before."""
+    assert spec.requirements is not None
+    target, cache = spec.target, context.cache
+    lock_key = cache_key(
+        "lock", requirements_digest, target.uv_platform, target.python_version,
+        _index_environment(context.environ),
+    )  # fmt: skip
+    reuse = None if context.refresh else cache.lock_file(lock_key)
+    if reuse is None:
+        context.report(spec.name, "resolving")
+    locked = lock.prepare(
+        spec.requirements,
+        target,
+        work,
+        context.engine,
+        cwd=context.project.root,
+        reuse=reuse,
+        keep=lambda resolved: cache.store_lock(lock_key, resolved),
+    )
+    if locked.empty:
+        return ()
+    deps_key = cache_key(
+        "deps", locked.resolved.read_bytes(), target.runtime.name, target.architecture.name,
+        "\n".join(spec.dependency_exclude), __version__,
+    )  # fmt: skip
+
+    def install_into(site: Path) -> None:
+        context.report(spec.name, "installing")
+        install.install(
+            locked,
+            target,
+            site,
+            context.engine,
+            cwd=context.project.root,
+            exclude=spec.dependency_exclude,
+        )
+
+    return cache.dependencies(deps_key, install_into).entries
+
+
+#: Environment variables that change what an index resolution returns.
+_INDEX_VARIABLES = (
+    "UV_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "UV_FIND_LINKS",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+)
+
+
+def _index_environment(environ: Mapping[str, str]) -> str:
+    """A hash of the index configuration in the environment (never the values:
+    they may hold credentials)."""
+    text = "\n".join(f"{name}={environ.get(name, '')}" for name in _INDEX_VARIABLES)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _artifact_from(record: Record, name: str, zip_path: Path) -> Artifact:
+    entry = record.artifact
+    return Artifact(
+        name=name,
+        path=zip_path,
+        code_sha256=str(entry["code_sha256"]),
+        sha256=str(entry["sha256"]),
+        size=int(entry["size"]),
+        runtime=str(entry["runtime"]),
+        architecture=str(entry["architecture"]),
+        handler=str(entry["handler"]),
+        findings=tuple(Finding.from_json(f) for f in entry.get("findings", [])),
+    )
 
 
 def _merge(

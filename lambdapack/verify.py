@@ -12,8 +12,9 @@ from __future__ import annotations
 import ast
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from packaging.tags import parse_tag
 
@@ -50,6 +51,18 @@ class Finding:
     path: str | None = None
     distribution: str | None = None
     details: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Finding:
+        return cls(
+            severity=str(data["severity"]),
+            check=str(data["check"]),
+            message=str(data["message"]),
+            fix=str(data["fix"]),
+            path=data.get("path"),
+            distribution=data.get("distribution"),
+            details=tuple(data.get("details", ())),
+        )
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -9,12 +9,24 @@ import subprocess
 import sys
 import textwrap
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 PROJECTS = Path(__file__).parent / "projects"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test run gets its own lambdapack cache (shared by its tests)."""
+    old = os.environ.get("LAMBDAPACK_CACHE_DIR")
+    os.environ["LAMBDAPACK_CACHE_DIR"] = str(tmp_path_factory.mktemp("lambdapack-cache"))
+    yield
+    if old is None:
+        os.environ.pop("LAMBDAPACK_CACHE_DIR", None)
+    else:
+        os.environ["LAMBDAPACK_CACHE_DIR"] = old
 
 
 def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:

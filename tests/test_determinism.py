@@ -9,6 +9,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from conftest import PROJECTS, run_cli
 
 #: code_sha256 of tests/projects/reference built by this version of lambdapack.
 #: A change here is a change of every user's zip: note it in the CHANGELOG.
-GOLDEN_CODE_SHA256 = "igzku0pQQxC0LVwGZCx2P+f83Mnm3v4pPKOggP9dvVo="
+GOLDEN_CODE_SHA256 = "fgiCZ6qbAkq8NNhye1r/bhxocZM7udKj7l5E7GJpeh4="
 
 
 def _copy(src: Path, dest: Path, *, reverse: bool, umask: int, mtime: int) -> Path:
@@ -149,3 +150,39 @@ def test_dependencies_install_deterministically(tmp_path: Path) -> None:
             for line in zf.read(record).decode().splitlines():
                 listed = line.split(",", 1)[0]
                 assert listed in names, f"{record} lists {listed}, which is not in the zip"
+
+
+def test_same_bytes_when_the_host_zlib_is_zlib_ng(tmp_path: Path) -> None:
+    """A laptop with zlib-ng (Fedora 40+, CPython 3.14 on Windows) and CI with
+    zlib must agree. lambdapack's deflate is its own pinned libdeflate, so
+    swapping the zlib module under it changes nothing; the same swap does
+    change what zlib-based tools write, so this test can fail."""
+    hook = tmp_path / "zlib-ng-hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import sys\nfrom zlib_ng import zlib_ng\nsys.modules['zlib'] = zlib_ng\n"
+    )
+    swapped = {"PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")])}
+    probe = (
+        "import sys, zlib, hashlib; data = open(sys.argv[1], 'rb').read() * 20; "
+        "print(zlib.__name__, hashlib.sha256(zlib.compress(data, 6)).hexdigest())"
+    )
+    sample = str(PROJECTS / "reference" / "src" / "handler.py")
+    plain_probe = subprocess.run([sys.executable, "-c", probe, sample], capture_output=True, text=True)
+    ng_probe = subprocess.run(
+        [sys.executable, "-c", probe, sample],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **swapped},
+    )
+    assert plain_probe.stdout.split()[0] == "zlib" and ng_probe.stdout.split()[0] == "zlib_ng.zlib_ng"
+    assert plain_probe.stdout.split()[1] != ng_probe.stdout.split()[1], "zlib-ng should deflate differently"
+
+    one = shutil.copytree(PROJECTS / "reference", tmp_path / "one")
+    two = shutil.copytree(PROJECTS / "reference", tmp_path / "two")
+    plain = run_cli("build", cwd=one)
+    ng = run_cli("build", cwd=two, env=swapped)
+    assert plain.returncode == 0 and ng.returncode == 0, (plain.stderr, ng.stderr)
+    data = (one / "dist" / "reference.zip").read_bytes()
+    assert data == (two / "dist" / "reference.zip").read_bytes()
+    assert base64.b64encode(hashlib.sha256(data).digest()).decode() == GOLDEN_CODE_SHA256

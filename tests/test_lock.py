@@ -47,12 +47,18 @@ def test_files_without_requirements_are_empty(tmp_path: Path, text: str) -> None
 @pytest.mark.network
 def test_unpinned_requirements_are_resolved_with_hashes_for_the_target(tmp_path: Path) -> None:
     req = tmp_path / "requirements.txt"
-    req.write_text('six\nidna ; platform_machine == "x86_64"\n')
-    lock = prepare(req, target("python3.11", "arm64"), tmp_path, UvEngine(), cwd=tmp_path)
-    text = lock.path.read_text()
-    assert not lock.user_pinned and lock.path != req
+    req.write_text('--find-links wheels\nsix\nidna ; platform_machine == "x86_64"\n')
+    (tmp_path / "wheels").mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    lock = prepare(req, target("python3.11", "arm64"), work, UvEngine(), cwd=tmp_path)
+    text = lock.resolved.read_text()
+    assert not lock.user_pinned and lock.resolved != req and lock.source == req
     assert "six==" in text and "--hash=sha256:" in text
     assert "idna" not in text  # the marker is false on arm64, whatever the host is
+    assert "find-links" not in text  # index options stay out of the (cached) lock ...
+    # ... and go to the install step with the lock, paths made absolute
+    assert lock.path.read_text() == f"--find-links {tmp_path / 'wheels'}\n-r {lock.resolved}\n"
 
 
 def test_resolve_error_names_the_culprit() -> None:

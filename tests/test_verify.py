@@ -23,7 +23,7 @@ HANDLER = "def handler(event, context):\n    return {}\n"
 
 def uv_install(dest: Path, platform: str, python: str, *requirements: str) -> Path:
     """Install real wheels for a platform, as any other tool would."""
-    uv = UvEngine()._uv
+    uv = UvEngine().uv
     command = [uv, "pip", "install", "--quiet", "--target", str(dest), "--python-platform", platform]
     command += ["--python-version", python, "--only-binary", ":all:", "--no-installer-metadata"]
     subprocess.run([*command, *requirements], check=True, capture_output=True)

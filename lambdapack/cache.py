@@ -1,0 +1,251 @@
+"""lambdapack's content-addressed cache, shared by every project of the user.
+
+Layout under :func:`cache_dir` (``LAMBDAPACK_CACHE_DIR`` overrides it)::
+
+    locks/<key>.txt        requirements resolved for a target (no credentials)
+    deps/<key>/            dependencies installed for one (lock, target, excludes):
+        site/              the scrubbed installed tree (read by the checks)
+        entries.json       each file's zip entry: name, mode, method, CRC, sizes, offset
+        payload.bin        the entries' compressed bytes, concatenated
+    objects/<ab>/<sha256>  compressed form of a source file, by content hash
+    tmp/                   work in progress; renamed into place when complete
+
+Every entry is written under ``tmp/`` and renamed into place, so a reader
+never sees half an entry; dependency sets are built under a file lock, so
+concurrent builds of the same set wait for one another instead of doing it
+twice. Entries are verified by hash before use; a corrupt one is discarded
+and rebuilt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import struct
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .archive import ArchiveEntry, Compressed, compress_file
+from .errors import BuildError
+
+CACHE_FORMAT = 1
+_OBJECT_HEADER = struct.Struct("<BIQ32s")  # method, crc, size, sha256(payload)
+
+
+def cache_dir(environ: Mapping[str, str]) -> Path:
+    """``LAMBDAPACK_CACHE_DIR``, else the platform's user cache directory."""
+    explicit = environ.get("LAMBDAPACK_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    home = Path(environ.get("HOME") or Path.home())
+    if sys.platform == "darwin":
+        return home / "Library" / "Caches" / "lambdapack"
+    if os.name == "nt":  # pragma: no cover - not tested here
+        return Path(environ.get("LOCALAPPDATA") or home / "AppData" / "Local") / "lambdapack" / "Cache"
+    return Path(environ.get("XDG_CACHE_HOME") or home / ".cache") / "lambdapack"
+
+
+def key(*parts: str | bytes) -> str:
+    """A cache key: the SHA-256 of length-prefixed parts."""
+    digest = hashlib.sha256(f"lambdapack-cache-{CACHE_FORMAT}".encode())
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DependencySet:
+    """Installed dependencies with their zip entries, ready to copy verbatim."""
+
+    root: Path  # deps/<key>
+    entries: tuple[ArchiveEntry, ...]
+
+    @property
+    def site(self) -> Path:
+        return self.root / "site"
+
+
+class Cache:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    # -- resolved locks ---------------------------------------------------
+
+    def lock_file(self, lock_key: str) -> Path | None:
+        path = self.root / "locks" / f"{lock_key}.txt"
+        return path if path.is_file() else None
+
+    def store_lock(self, lock_key: str, resolved: Path) -> Path:
+        target = self.root / "locks" / f"{lock_key}.txt"
+        self._publish_file(resolved.read_bytes(), target)
+        return target
+
+    # -- dependency sets --------------------------------------------------
+
+    def dependencies(self, deps_key: str, install: Callable[[Path], None]) -> DependencySet:
+        """The dependency set ``deps_key``, made with ``install(site_dir)`` when
+        missing or corrupt; the result's entries carry their compressed bytes."""
+        final = self.root / "deps" / deps_key
+        loaded = _load_dependencies(final)
+        if loaded is not None:
+            return loaded
+        with self._file_lock(f"deps-{deps_key}"):
+            loaded = _load_dependencies(final)  # another build may have made it meanwhile
+            if loaded is not None:
+                return loaded
+            if final.exists():
+                shutil.rmtree(final)  # corrupt: rebuild
+            work = self._tmp_dir()
+            try:
+                install(work / "site")
+                _write_entries(work)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                work.rename(final)
+            except BaseException:
+                shutil.rmtree(work, ignore_errors=True)
+                raise
+        loaded = _load_dependencies(final)
+        if loaded is None:
+            raise BuildError(f"dependency cache entry {final} is unreadable right after writing it")
+        return loaded
+
+    # -- compressed source files -------------------------------------------
+
+    def compressed(self, content_sha256: str, path: Path) -> Compressed:
+        """The compressed form of ``path`` (whose content hash is given), from
+        the object store or made now and stored."""
+        obj = self.root / "objects" / content_sha256[:2] / content_sha256
+        try:
+            data = obj.read_bytes()
+            method, crc, size, digest = _OBJECT_HEADER.unpack_from(data)
+            payload = data[_OBJECT_HEADER.size :]
+            if hashlib.sha256(payload).digest() == digest:
+                return Compressed(method=method, crc=crc, size=size, payload=payload)
+        except (OSError, struct.error):
+            pass
+        item = compress_file(path)
+        header = _OBJECT_HEADER.pack(item.method, item.crc, item.size, hashlib.sha256(item.payload).digest())
+        with contextlib.suppress(OSError):  # the cache is an optimisation: never fail a build on it
+            self._publish_file(header + bytes(item.payload), obj)
+        return item
+
+    # -- management -------------------------------------------------------
+
+    def info(self) -> dict[str, dict[str, int]]:
+        out = {}
+        for kind in ("locks", "deps", "objects"):
+            base = self.root / kind
+            files = [p for p in base.rglob("*") if p.is_file()] if base.is_dir() else []
+            entries = len(list(base.iterdir())) if base.is_dir() else 0
+            if kind == "objects" and base.is_dir():
+                entries = len(files)
+            out[kind] = {"entries": entries, "bytes": sum(p.stat().st_size for p in files)}
+        return out
+
+    def clean(self) -> int:
+        """Remove everything; returns the bytes freed."""
+        freed = sum(v["bytes"] for v in self.info().values())
+        for kind in ("locks", "deps", "objects", "tmp"):
+            shutil.rmtree(self.root / kind, ignore_errors=True)
+        return freed
+
+    # -- helpers ------------------------------------------------------------
+
+    def _tmp_dir(self) -> Path:
+        (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(dir=self.root / "tmp"))
+
+    def _publish_file(self, data: bytes, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            Path(tmp_name).replace(target)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+
+    @contextlib.contextmanager
+    def _file_lock(self, name: str) -> Iterator[None]:
+        (self.root / "locks").mkdir(parents=True, exist_ok=True)
+        path = self.root / "locks" / f".{name}.lock"
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            yield
+            return
+        with path.open("a") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _write_entries(work: Path) -> None:
+    """Compress every file of ``work/site`` once, into payload.bin + entries.json."""
+    site = work / "site"
+    files = sorted(
+        (Path(dirpath) / name for dirpath, _dirs, names in os.walk(site) for name in names),
+        key=lambda p: p.relative_to(site).as_posix().encode(),
+    )
+    from concurrent.futures import ThreadPoolExecutor  # libdeflate releases the GIL
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        compressed = list(pool.map(compress_file, files))
+    rows = []
+    offset = 0
+    digest = hashlib.sha256()
+    with (work / "payload.bin").open("wb") as payload:
+        for path, item in zip(files, compressed, strict=True):
+            payload.write(item.payload)
+            digest.update(item.payload)
+            length = len(item.payload)
+            executable = bool(path.stat().st_mode & 0o100)
+            rows.append(
+                [
+                    path.relative_to(site).as_posix(),
+                    executable,
+                    item.method,
+                    item.crc,
+                    item.size,
+                    offset,
+                    length,
+                ]
+            )
+            offset += length
+    document = {"format": CACHE_FORMAT, "payload_sha256": digest.hexdigest(), "entries": rows}
+    (work / "entries.json").write_text(json.dumps(document), encoding="utf-8")
+
+
+def _load_dependencies(root: Path) -> DependencySet | None:
+    try:
+        document = json.loads((root / "entries.json").read_text("utf-8"))
+        payload = (root / "payload.bin").read_bytes()
+    except (OSError, ValueError):
+        return None
+    if document.get("format") != CACHE_FORMAT or hashlib.sha256(payload).hexdigest() != document.get(
+        "payload_sha256"
+    ):
+        return None
+    view = memoryview(payload)
+    site = root / "site"
+    entries = tuple(
+        ArchiveEntry(
+            name=name,
+            path=site / name,
+            executable=executable,
+            compressed=Compressed(method=method, crc=crc, size=size, payload=view[offset : offset + length]),
+        )
+        for name, executable, method, crc, size, offset, length in document["entries"]
+    )
+    return DependencySet(root=root, entries=entries)

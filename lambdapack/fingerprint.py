@@ -1,0 +1,179 @@
+"""Decide cheaply whether a function's zip is current.
+
+A function's fingerprint is a hash over everything its zip is made from:
+lambdapack's version, the target, the handler and options, the requirements
+input (with the files it includes), and every selected source file's name,
+mode and content. Content hashes are cached by (size, mtime_ns, inode,
+ctime_ns), and a hash taken while the file was still being written (mtime
+within the last two seconds) is never cached, so a cached hash cannot hide a
+change. The fingerprints, the zips' stat and the artifacts live in
+``<output>/.lambdapack-state.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .archive import ArchiveEntry
+
+STATE_NAME = ".lambdapack-state.json"
+STATE_VERSION = 1
+_RACY_NS = 2_000_000_000
+_INCLUDE_RE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s+|=)(\S+)")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class StatCache:
+    """Content hashes of files, reused while their stat is unchanged. Thread-safe."""
+
+    def __init__(self, known: Mapping[str, Sequence[Any]] | None = None) -> None:
+        self._known = {k: tuple(v) for k, v in (known or {}).items()}
+        self._lock = threading.Lock()
+        self.changed = False
+
+    def sha256(self, path: Path) -> str:
+        st = path.stat()
+        signature = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+        key = str(path)
+        with self._lock:
+            known = self._known.get(key)
+        if known is not None and tuple(known[:4]) == signature:
+            return str(known[4])
+        digest = file_sha256(path)
+        if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS:
+            with self._lock:
+                self._known[key] = (*signature, digest)
+                self.changed = True
+        return digest
+
+    def to_json(self, keep: Iterable[str] | None = None) -> dict[str, list[Any]]:
+        with self._lock:
+            items = (
+                self._known.items()
+                if keep is None
+                else ((k, self._known[k]) for k in keep if k in self._known)
+            )
+            return {k: list(v) for k, v in sorted(items)}
+
+
+def requirements_digest(path: Path) -> str:
+    """Hash of a requirements file and, recursively, the files it includes."""
+    digest = hashlib.sha256()
+    seen: set[Path] = set()
+
+    def add(file: Path) -> None:
+        file = file.resolve()
+        if file in seen:
+            return
+        seen.add(file)
+        data = file.read_bytes() if file.is_file() else b"<missing>"
+        digest.update(str(len(data)).encode() + b"\0" + data)
+        for line in data.decode("utf-8", errors="replace").splitlines():
+            found = _INCLUDE_RE.match(line)
+            if found:
+                add(file.parent / found.group(1))
+
+    add(path)
+    return digest.hexdigest()
+
+
+def fingerprint(
+    *,
+    version: str,
+    settings: Mapping[str, object],
+    requirements: str | None,
+    sources: Sequence[ArchiveEntry],
+    hashes: Sequence[str],
+) -> str:
+    """The fingerprint of one function's inputs."""
+    digest = hashlib.sha256()
+    head = {"version": version, "settings": settings, "requirements": requirements}
+    digest.update(json.dumps(head, sort_keys=True, default=str).encode())
+    for entry, content in zip(sources, hashes, strict=True):
+        digest.update(f"\n{entry.name}\0{int(entry.executable)}\0{content}".encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Record:
+    """What the state remembers of a function's last build."""
+
+    fingerprint: str
+    zip_stat: tuple[int, int, int]  # size, mtime_ns, inode of the zip as written
+    artifact: Mapping[str, Any]  # manifest entry plus "findings"
+
+    def to_json(self) -> dict[str, object]:
+        return {"fingerprint": self.fingerprint, "zip": list(self.zip_stat), "artifact": dict(self.artifact)}
+
+
+def zip_stat(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+class BuildState:
+    """``<output>/.lambdapack-state.json``: records per function plus the stat cache."""
+
+    def __init__(self, output: Path) -> None:
+        self.path = output / STATE_NAME
+        data = _read(self.path)
+        self.records: dict[str, Record] = {}
+        for name, raw in data.get("functions", {}).items():
+            try:
+                self.records[name] = Record(
+                    fingerprint=str(raw["fingerprint"]),
+                    zip_stat=(int(raw["zip"][0]), int(raw["zip"][1]), int(raw["zip"][2])),
+                    artifact=dict(raw["artifact"]),
+                )
+            except (KeyError, TypeError, ValueError, IndexError):
+                continue
+        self.files = StatCache(data.get("files", {}))
+
+    def current(self, name: str, fingerprint_: str, zip_path: Path) -> Record | None:
+        """The record of ``name`` when its zip is still the one built from these inputs."""
+        record = self.records.get(name)
+        if record is None or record.fingerprint != fingerprint_:
+            return None
+        return record if zip_stat(zip_path) == record.zip_stat else None
+
+    def save(self, updates: Mapping[str, Record], used_files: Iterable[str]) -> None:
+        """Merge ``updates`` into the file on disk (another process may have written it)."""
+        on_disk = _read(self.path)
+        functions = dict(on_disk.get("functions", {}))
+        functions.update({name: record.to_json() for name, record in updates.items()})
+        files = dict(on_disk.get("files", {}))
+        files.update(self.files.to_json(keep=used_files))
+        document = {"version": STATE_VERSION, "functions": dict(sorted(functions.items())), "files": files}
+        text = json.dumps(document, sort_keys=True)
+        if on_disk == json.loads(text):
+            return
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(self.path)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) and data.get("version") == STATE_VERSION else {}
