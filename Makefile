@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLE := examples/transactions
 
-.PHONY: setup demo test lint unit clean
+.PHONY: setup demo test lint unit clean bench
 
 $(BIN)/lambdapack: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,8 @@ demo: setup
 	@echo "manifest: $(EXAMPLE)/dist/lambdapack-manifest.json"
 
 lint: setup
-	$(BIN)/ruff check lambdapack tests
-	$(BIN)/ruff format --check lambdapack tests
+	$(BIN)/ruff check lambdapack tests bench
+	$(BIN)/ruff format --check lambdapack tests bench
 	$(BIN)/mypy
 
 unit: setup
@@ -31,3 +31,7 @@ test: lint unit
 
 clean:
 	rm -rf $(VENV) $(EXAMPLE)/dist .pytest_cache .mypy_cache .ruff_cache
+
+# lambdapack against pip and uv on this machine (takes 10-20 minutes; needs PyPI).
+bench: setup
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python bench/run.py

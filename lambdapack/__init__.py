@@ -13,22 +13,64 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .digest import code_sha256, sha256_hex
-from .errors import (
-    ArchiveError,
-    BuildError,
-    ConfigError,
-    InstallError,
-    LambdapackError,
-    ResolveError,
-    SourceError,
-    ToolError,
-    VerifyError,
-)
-from .manifest import MANIFEST_NAME, Artifact
-from .pipeline import BuildFailed, build, build_function, check, check_zip
-from .runtimes import ARCHITECTURES, RUNTIMES
-from .verify import Finding, Report
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .digest import code_sha256, sha256_hex
+    from .errors import (
+        ArchiveError,
+        BuildError,
+        ConfigError,
+        InstallError,
+        LambdapackError,
+        ResolveError,
+        SourceError,
+        ToolError,
+        VerifyError,
+    )
+    from .manifest import MANIFEST_NAME, Artifact
+    from .pipeline import BuildFailed, build, build_function, check, check_zip
+    from .runtimes import ARCHITECTURES, RUNTIMES
+    from .verify import Finding, Report
+
+#: Where each public name lives; imported on first use so that `lambdapack`
+#: (and the CLI's no-op build) starts fast.
+_LAZY = {
+    "code_sha256": "digest",
+    "sha256_hex": "digest",
+    "ArchiveError": "errors",
+    "BuildError": "errors",
+    "ConfigError": "errors",
+    "InstallError": "errors",
+    "LambdapackError": "errors",
+    "ResolveError": "errors",
+    "SourceError": "errors",
+    "ToolError": "errors",
+    "VerifyError": "errors",
+    "MANIFEST_NAME": "manifest",
+    "Artifact": "manifest",
+    "BuildFailed": "pipeline",
+    "build": "pipeline",
+    "build_function": "pipeline",
+    "check": "pipeline",
+    "check_zip": "pipeline",
+    "ARCHITECTURES": "runtimes",
+    "RUNTIMES": "runtimes",
+    "Finding": "verify",
+    "Report": "verify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lambdapack' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ARCHITECTURES",

@@ -72,6 +72,24 @@ class DependencySet:
     def site(self) -> Path:
         return self.root / "site"
 
+    def load_findings(self) -> list[dict[str, object]] | None:
+        """Per-file check results stored beside the set, if any."""
+        try:
+            document = json.loads((self.root / "findings.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(document, dict) or document.get("format") != CACHE_FORMAT:
+            return None
+        findings = document.get("findings")
+        return findings if isinstance(findings, list) else None
+
+    def store_findings(self, findings: list[dict[str, object]]) -> None:
+        target = self.root / "findings.json"
+        tmp = target.with_name(f".findings.{os.getpid()}.tmp")
+        with contextlib.suppress(OSError):
+            tmp.write_text(json.dumps({"format": CACHE_FORMAT, "findings": findings}), encoding="utf-8")
+            tmp.replace(target)
+
 
 class Cache:
     def __init__(self, root: Path) -> None:

@@ -18,12 +18,9 @@ from pathlib import Path
 import click
 
 from . import __version__, manifest, render
-from .cache import Cache, cache_dir
 from .config import single_function
-from .contents import ZipPackage
 from .digest import b64, file_sha256
 from .errors import EXIT_CHECK, EXIT_INTERNAL, EXIT_INTERRUPTED, ConfigError, LambdapackError
-from .inventory import take
 from .pipeline import BuildFailed, check, check_zip, load, run
 from .runtimes import ARCHITECTURES, RUNTIMES
 
@@ -244,6 +241,8 @@ def cache() -> None:
 def cache_info(as_json: bool) -> None:
     """Where the cache is and what it holds."""
     with _errors():
+        from .cache import Cache, cache_dir
+
         store = Cache(cache_dir(os.environ))
         info = store.info()
         if as_json:
@@ -262,6 +261,8 @@ def cache_info(as_json: bool) -> None:
 def cache_clean() -> None:
     """Remove everything in the cache."""
     with _errors():
+        from .cache import Cache, cache_dir
+
         store = Cache(cache_dir(os.environ))
         freed = store.clean()
         click.echo(f"removed {render.human_size(freed)} from {store.root}", err=True)
@@ -321,6 +322,9 @@ def check_(
 @click.option("--json", "as_json", is_flag=True, help="Print the inventory as JSON on stdout.")
 def inspect_(zip_file: Path, top: int, as_json: bool) -> None:
     """Show what is inside ZIP and what takes the space."""
+    from .contents import ZipPackage
+    from .inventory import take
+
     with _errors():
         with ZipPackage(zip_file) as package:
             inv = take(package)

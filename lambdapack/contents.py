@@ -69,7 +69,11 @@ class StagedPackage(Package):
         self.label = label
         self._paths = {e.name: e.path for e in entries}
         self.files = tuple(
-            PackageFile(name=e.name, size=e.path.stat().st_size, mode=0o755 if e.executable else 0o644)
+            PackageFile(
+                name=e.name,
+                size=e.compressed.size if e.compressed else e.path.stat().st_size,
+                mode=0o755 if e.executable else 0o644,
+            )
             for e in sorted(entries, key=lambda e: e.name)
         )
         self.zipped_size = None

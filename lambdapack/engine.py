@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ class UvEngine:
 
     def __init__(self, uv: str | None = None, environ: Mapping[str, str] | None = None) -> None:
         self._uv = uv  # found on first use: a build with nothing to install never needs uv
+        self._lock = threading.Lock()
         base = dict(os.environ if environ is None else environ)
         base.setdefault("UV_NO_PROGRESS", "1")
         base["NO_COLOR"] = "1"
@@ -87,9 +89,10 @@ class UvEngine:
 
     @property
     def uv(self) -> str:
-        if self._uv is None:
-            self._uv = _find_uv()
-        return self._uv
+        with self._lock:  # uv.find_uv_bin's first sysconfig call is not thread-safe
+            if self._uv is None:
+                self._uv = _find_uv()
+            return self._uv
 
     def _run(self, args: Sequence[str], cwd: Path) -> ToolResult:
         command = (self.uv, *args)

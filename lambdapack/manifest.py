@@ -19,10 +19,12 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import BuildError
-from .verify import Finding
+
+if TYPE_CHECKING:
+    from .verify import Finding
 
 MANIFEST_NAME = "lambdapack-manifest.json"
 MANIFEST_VERSION = 1

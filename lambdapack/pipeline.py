@@ -16,20 +16,24 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import __version__, archive, fingerprint, install, lock, manifest, sources
+from . import __version__, archive, fingerprint, manifest, sources
 from .archive import ArchiveEntry
 from .cache import Cache, cache_dir
 from .cache import key as cache_key
 from .config import FunctionSpec, Overrides, Project, find_config, load_project, single_function
-from .contents import StagedPackage, ZipPackage
 from .digest import b64, sha256_hex
-from .engine import Engine, UvEngine
 from .errors import BuildError, ConfigError, SourceError, VerifyError
 from .fingerprint import BuildState, Record
 from .manifest import Artifact
 from .runtimes import ARCHITECTURES, RUNTIMES, target
-from .verify import Finding, Report, render, verify, zipped_size_findings
+
+if TYPE_CHECKING:  # the rest is imported where a build needs it: a no-op build stays light
+    from .cache import DependencySet
+    from .engine import Engine
+    from .runtimes import Target
+    from .verify import Finding, Report
 
 #: Called with (function name, stage) as a build progresses:
 #: "resolving", "installing", "collecting", "checking", "zipping", "done".
@@ -172,6 +176,8 @@ def run(
     ``check`` (the default) each package is checked before its zip is written;
     a package with errors raises :class:`VerifyError` and leaves the previous
     zip in place. ``refresh`` re-resolves unpinned requirements."""
+    from .engine import UvEngine
+
     env = os.environ if environ is None else environ
     context = _Context(
         project=project,
@@ -263,11 +269,13 @@ def _build_one(context: _Context, spec: FunctionSpec) -> tuple[Artifact, Record 
         report(spec.name, "done")
         return _artifact_from(record, spec.name, zip_path), None, used
 
+    from .contents import StagedPackage
+    from .verify import render, verify, zipped_size_findings
+
     work = Path(tempfile.mkdtemp(prefix=f"lambdapack-{spec.name}-"))
     try:
-        dependencies: tuple[ArchiveEntry, ...] = ()
-        if spec.requirements is not None:
-            dependencies = _dependencies(context, spec, work, requirements or "")
+        deps = _dependencies(context, spec, work, requirements or "") if spec.requirements else None
+        dependencies = deps.entries if deps else ()
         own_entries = [
             replace(entry, compressed=context.cache.compressed(content, entry.path))
             for entry, content in zip(own, hashes, strict=True)
@@ -277,7 +285,8 @@ def _build_one(context: _Context, spec: FunctionSpec) -> tuple[Artifact, Record 
         if context.check:
             report(spec.name, "checking")
             staged = StagedPackage(entries, label=spec.name)
-            verdict = verify(staged, spec.target, spec.handler)
+            checked, known = _dependency_findings(deps, spec.target) if deps else (frozenset(), [])
+            verdict = verify(staged, spec.target, spec.handler, checked=checked, known=known)
             if not verdict.ok:
                 raise VerifyError("\n".join(render(f) for f in verdict.errors))
             findings = verdict.findings
@@ -307,11 +316,28 @@ def _build_one(context: _Context, spec: FunctionSpec) -> tuple[Artifact, Record 
     return artifact, new_record, used
 
 
+def _dependency_findings(deps: DependencySet, target: Target) -> tuple[frozenset[str], list[Finding]]:
+    """The per-file check results of a cached dependency set (computed once per set)."""
+    from .contents import StagedPackage
+    from .verify import Finding, file_findings
+
+    names = frozenset(entry.name for entry in deps.entries)
+    stored = deps.load_findings()
+    if stored is not None:
+        return names, [Finding.from_json(f) for f in stored]
+    package = StagedPackage(deps.entries, label=deps.root.name)
+    findings = file_findings(package, target, package.files)
+    deps.store_findings([f.to_json() for f in findings])
+    return names, findings
+
+
 def _dependencies(
     context: _Context, spec: FunctionSpec, work: Path, requirements_digest: str
-) -> tuple[ArchiveEntry, ...]:
+) -> DependencySet | None:
     """The function's dependencies as zip entries, from the cache when this
     lock was installed for this target before."""
+    from . import install, lock
+
     assert spec.requirements is not None
     target, cache = spec.target, context.cache
     lock_key = cache_key(
@@ -331,7 +357,7 @@ def _dependencies(
         keep=lambda resolved: cache.store_lock(lock_key, resolved),
     )
     if locked.empty:
-        return ()
+        return None
     deps_key = cache_key(
         "deps", locked.resolved.read_bytes(), target.runtime.name, target.architecture.name,
         "\n".join(spec.dependency_exclude), __version__,
@@ -348,7 +374,7 @@ def _dependencies(
             exclude=spec.dependency_exclude,
         )
 
-    return cache.dependencies(deps_key, install_into).entries
+    return cache.dependencies(deps_key, install_into)
 
 
 #: Environment variables that change what an index resolution returns.
@@ -373,6 +399,11 @@ def _index_environment(environ: Mapping[str, str]) -> str:
 
 def _artifact_from(record: Record, name: str, zip_path: Path) -> Artifact:
     entry = record.artifact
+    findings: tuple[Finding, ...] = ()
+    if entry.get("findings"):
+        from .verify import Finding
+
+        findings = tuple(Finding.from_json(f) for f in entry["findings"])
     return Artifact(
         name=name,
         path=zip_path,
@@ -382,7 +413,7 @@ def _artifact_from(record: Record, name: str, zip_path: Path) -> Artifact:
         runtime=str(entry["runtime"]),
         architecture=str(entry["architecture"]),
         handler=str(entry["handler"]),
-        findings=tuple(Finding.from_json(f) for f in entry.get("findings", [])),
+        findings=findings,
     )
 
 
@@ -429,6 +460,9 @@ def check_zip(
     if problems:
         raise ConfigError(problems)
     assert runtime is not None and architecture is not None
+    from .contents import ZipPackage
+    from .verify import verify
+
     with ZipPackage(zip_path) as package:
         return verify(package, target(runtime, architecture), handler)
 
@@ -450,6 +484,9 @@ def check(
                 for name in missing
             ]
         )
+    from .contents import ZipPackage
+    from .verify import verify
+
     reports = []
     for spec in specs:
         zip_path = project.output / f"{spec.name}.zip"

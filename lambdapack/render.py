@@ -8,10 +8,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .inventory import Inventory, Part
-from .manifest import Artifact
-from .verify import Finding, Report, render, summarize
+if TYPE_CHECKING:
+    from .inventory import Inventory, Part
+    from .manifest import Artifact
+    from .verify import Finding, Report
 
 
 def human_size(size: int) -> str:
@@ -58,6 +60,8 @@ def summary(artifacts: Sequence[Artifact], *, cwd: Path, verbose: bool = False) 
 
 
 def findings(items: Sequence[Finding], *, verbose: bool, indent: str = "") -> list[str]:
+    from .verify import render
+
     lines = []
     for finding in items:
         lines.append(indent + render(finding))
@@ -67,6 +71,8 @@ def findings(items: Sequence[Finding], *, verbose: bool, indent: str = "") -> li
 
 
 def report(result: Report, *, verbose: bool) -> list[str]:
+    from .verify import summarize
+
     head = f"{result.label} ({result.target.describe()}"
     head += f", handler {result.handler})" if result.handler else ", handler not checked)"
     if not result.findings:

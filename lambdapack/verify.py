@@ -108,21 +108,41 @@ class Report:
         }
 
 
-def verify(package: Package, target: Target, handler: str | None) -> Report:
-    """Every check on ``package`` for ``target``; ``handler`` None skips that check."""
-    binaries = list(_binaries(package, target))
-    wrong_machine = {f.path for f in binaries if f.check == "architecture"}
+def verify(
+    package: Package,
+    target: Target,
+    handler: str | None,
+    *,
+    checked: frozenset[str] = frozenset(),
+    known: Sequence[Finding] = (),
+) -> Report:
+    """Every check on ``package`` for ``target``; ``handler`` None skips that check.
+
+    ``known`` are the findings of :func:`file_findings` for the files named in
+    ``checked`` (a cached dependency set): those files are not read again."""
+    files = [f for f in package.files if f.name not in checked] if checked else list(package.files)
     findings = [
-        *binaries,
-        *(f for f in _python_abi(package, target) if f.path not in wrong_machine),
-        *_wheel_tags(package, target),
+        *file_findings(package, target, files),
+        *known,
         *(_handler(package, handler) if handler else ()),
         *size_findings(package, package.zipped_size),
-        *_hygiene(package, target),
     ]
     order = {"error": 0, "warning": 1}
     findings.sort(key=lambda f: (order[f.severity], f.check, f.path or ""))
     return Report(label=package.label, target=target, handler=handler, findings=tuple(findings))
+
+
+def file_findings(package: Package, target: Target, files: Sequence[PackageFile]) -> list[Finding]:
+    """The checks that look at each file on its own (binaries, ABI, wheel tags,
+    hygiene): a function of the files and the target, so they can be cached."""
+    binaries = list(_binaries(package, target, files))
+    wrong_machine = {f.path for f in binaries if f.check == "architecture"}
+    return [
+        *binaries,
+        *(f for f in _python_abi(target, files, package) if f.path not in wrong_machine),
+        *_wheel_tags(package, target, files),
+        *_hygiene(package, target, files),
+    ]
 
 
 def _owner(package: Package, name: str) -> str | None:
@@ -130,12 +150,12 @@ def _owner(package: Package, name: str) -> str | None:
     return dist.label() if dist else None
 
 
-def _binaries(package: Package, target: Target) -> Iterator[Finding]:
+def _binaries(package: Package, target: Target, files: Sequence[PackageFile]) -> Iterator[Finding]:
     want = target.architecture
     system = SYSTEM_LIBRARIES[target.runtime.os]
     bundled = {f.name.rsplit("/", 1)[-1] for f in package.files}
     ceiling = target.runtime.glibc
-    for file in package.files:
+    for file in files:
         kind = elf.binary_format(package.head(file.name, elf.HEAD_SIZE), file.name)
         if kind is None:
             continue
@@ -197,10 +217,10 @@ def _rebuild_fix(owner: str | None, target: Target) -> str:
     )
 
 
-def _python_abi(package: Package, target: Target) -> Iterator[Finding]:
+def _python_abi(target: Target, files: Sequence[PackageFile], package: Package) -> Iterator[Finding]:
     major, minor = target.runtime.python
     platform = f"{target.architecture.machine}-linux-gnu"
-    for file in package.files:
+    for file in files:
         found = _EXTENSION_RE.search(file.name)
         if not found:
             continue
@@ -218,8 +238,8 @@ def _python_abi(package: Package, target: Target) -> Iterator[Finding]:
         )
 
 
-def _wheel_tags(package: Package, target: Target) -> Iterator[Finding]:
-    for file in package.files:
+def _wheel_tags(package: Package, target: Target, files: Sequence[PackageFile]) -> Iterator[Finding]:
+    for file in files:
         if not file.name.endswith(".dist-info/WHEEL") or file.name.count("/") != 1:
             continue
         text = package.read(file.name).decode("utf-8", errors="replace")
@@ -437,10 +457,10 @@ def _largest(sizes: dict[str, int], count: int) -> list[tuple[str, int]]:
     return sorted(sizes.items(), key=lambda item: (-item[1], item[0]))[:count]
 
 
-def _hygiene(package: Package, target: Target) -> Iterator[Finding]:
+def _hygiene(package: Package, target: Target, files: Sequence[PackageFile]) -> Iterator[Finding]:
     owners = package.owners()
     groups: dict[tuple[str, str], list[PackageFile]] = defaultdict(list)
-    for file in package.files:
+    for file in files:
         base = file.name.rsplit("/", 1)[-1]
         if file.name.endswith(".pyc") and not _pyc_matches(package, file, target):
             groups[("pyc", top_level(file.name))].append(file)

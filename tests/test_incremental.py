@@ -148,3 +148,17 @@ def test_dependencies_are_installed_once_per_lock_and_target(tmp_path: Path) -> 
     assert document["locks"]["entries"] >= 2 and document["deps"]["bytes"] > 100_000
     clean = run_cli("cache", "clean", cwd=root, env={"LAMBDAPACK_CACHE_DIR": str(cache)})
     assert clean.returncode == 0 and not (cache / "deps").exists()
+
+
+@pytest.mark.network
+def test_parallel_builds_with_requirements_from_a_fresh_process(tmp_path: Path) -> None:
+    """Several threads start uv at once in a new process (uv.find_uv_bin's
+    first sysconfig lookup is not thread-safe)."""
+    config = 'runtime = "python3.12"\narchitecture = "arm64"\nexclude = ["requirements.txt"]\n' + "".join(
+        f'[functions.{n}]\nsource = "{n}"\nhandler = "app.handler"\n' for n in "abcd"
+    )
+    files = {f"{n}/app.py": APP for n in "abcd"} | {f"{n}/requirements.txt": "six\n" for n in "abcd"}
+    root = write_tree(tmp_path, {"lambdapack.toml": config, **files})
+    result = run_cli("build", "--jobs", "4", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert len({p.read_bytes() for p in (root / "dist").glob("*.zip")}) == 1
