@@ -27,11 +27,12 @@ import shutil
 import struct
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from .archive import ArchiveEntry, Compressed, compress_file
+from .atomic import exclusive_lock, write_bytes
 from .errors import BuildError
 
 CACHE_FORMAT = 1
@@ -84,11 +85,9 @@ class DependencySet:
         return findings if isinstance(findings, list) else None
 
     def store_findings(self, findings: list[dict[str, object]]) -> None:
-        target = self.root / "findings.json"
-        tmp = target.with_name(f".findings.{os.getpid()}.tmp")
+        document = {"format": CACHE_FORMAT, "findings": findings}
         with contextlib.suppress(OSError):
-            tmp.write_text(json.dumps({"format": CACHE_FORMAT, "findings": findings}), encoding="utf-8")
-            tmp.replace(target)
+            write_bytes(self.root / "findings.json", json.dumps(document).encode("utf-8"))
 
 
 class Cache:
@@ -103,7 +102,7 @@ class Cache:
 
     def store_lock(self, lock_key: str, resolved: Path) -> Path:
         target = self.root / "locks" / f"{lock_key}.txt"
-        self._publish_file(resolved.read_bytes(), target)
+        write_bytes(target, resolved.read_bytes())
         return target
 
     # -- dependency sets --------------------------------------------------
@@ -115,7 +114,7 @@ class Cache:
         loaded = _load_dependencies(final)
         if loaded is not None:
             return loaded
-        with self._file_lock(f"deps-{deps_key}"):
+        with exclusive_lock(self.root / "locks" / f".deps-{deps_key}.lock"):
             loaded = _load_dependencies(final)  # another build may have made it meanwhile
             if loaded is not None:
                 return loaded
@@ -152,7 +151,7 @@ class Cache:
         item = compress_file(path)
         header = _OBJECT_HEADER.pack(item.method, item.crc, item.size, hashlib.sha256(item.payload).digest())
         with contextlib.suppress(OSError):  # the cache is an optimisation: never fail a build on it
-            self._publish_file(header + bytes(item.payload), obj)
+            write_bytes(obj, header + bytes(item.payload))
         return item
 
     # -- management -------------------------------------------------------
@@ -180,33 +179,6 @@ class Cache:
     def _tmp_dir(self) -> Path:
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(dir=self.root / "tmp"))
-
-    def _publish_file(self, data: bytes, target: Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            Path(tmp_name).replace(target)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
-
-    @contextlib.contextmanager
-    def _file_lock(self, name: str) -> Iterator[None]:
-        (self.root / "locks").mkdir(parents=True, exist_ok=True)
-        path = self.root / "locks" / f".{name}.lock"
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows
-            yield
-            return
-        with path.open("a") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _write_entries(work: Path) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import threading
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .archive import ArchiveEntry
+from .atomic import exclusive_lock, write_bytes
 
 STATE_NAME = ".lambdapack-state.json"
 STATE_VERSION = 1
@@ -157,6 +157,10 @@ class BuildState:
 
     def save(self, updates: Mapping[str, Record], used_files: Iterable[str]) -> None:
         """Merge ``updates`` into the file on disk (another process may have written it)."""
+        with exclusive_lock(self.path.parent / ".lambdapack.lock"):
+            self._merge(updates, used_files)
+
+    def _merge(self, updates: Mapping[str, Record], used_files: Iterable[str]) -> None:
         on_disk = _read(self.path)
         functions = dict(on_disk.get("functions", {}))
         functions.update({name: record.to_json() for name, record in updates.items()})
@@ -166,9 +170,7 @@ class BuildState:
         text = json.dumps(document, sort_keys=True)
         if on_disk == json.loads(text):
             return
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(self.path)
+        write_bytes(self.path, text.encode("utf-8"))
 
 
 def _read(path: Path) -> dict[str, Any]:

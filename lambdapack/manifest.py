@@ -12,15 +12,14 @@ Paths are POSIX and relative to the project root.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .atomic import exclusive_lock, write_bytes
 from .errors import BuildError
 
 if TYPE_CHECKING:
@@ -66,14 +65,14 @@ def update(output: Path, project_root: Path, artifacts: Iterable[Artifact]) -> d
     """Merge ``artifacts`` into the manifest in ``output``; return the document."""
     path = manifest_path(output)
     output.mkdir(parents=True, exist_ok=True)
-    with _locked(output / _LOCK_NAME):
+    with exclusive_lock(output / _LOCK_NAME):
         document = read(path)
         entries = dict(document["artifacts"])
         for artifact in artifacts:
             entries[artifact.name] = artifact.to_json(project_root)
         new = {"version": MANIFEST_VERSION, "artifacts": dict(sorted(entries.items()))}
-        if new != document or not path.exists():
-            _write_atomic(path, dumps(new))  # unchanged: leave the file (and its mtime) alone
+        if new != document or not path.exists():  # unchanged: leave the file and its mtime alone
+            write_bytes(path, dumps(new).encode("utf-8"), sync=True)
         document = new
     return document
 
@@ -99,37 +98,6 @@ def read(path: Path) -> dict[str, Any]:
 
 def dumps(document: Mapping[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.chmod(0o644)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-@contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    """An exclusive advisory lock (a no-op where fcntl is missing)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    with lock_path.open("a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _relative(path: Path, root: Path) -> str:

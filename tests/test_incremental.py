@@ -162,3 +162,40 @@ def test_parallel_builds_with_requirements_from_a_fresh_process(tmp_path: Path) 
     result = run_cli("build", "--jobs", "4", cwd=root)
     assert result.returncode == 0, result.stderr
     assert len({p.read_bytes() for p in (root / "dist").glob("*.zip")}) == 1
+
+
+def test_progress_on_a_terminal_disappears_into_the_summary(make_project: Callable[..., Path]) -> None:
+    import pty
+    import subprocess
+    import sys
+
+    config = 'runtime = "python3.12"\narchitecture = "arm64"\n' + "".join(
+        f'[functions.{n}]\nsource = "{n}"\nhandler = "app.handler"\n' for n in ("one", "two")
+    )
+    root = make_project(config, {"one/app.py": APP, "two/app.py": APP})
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lambdapack", "build"],
+        cwd=root,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert process.wait() == 0
+    os.close(controller)
+    text = output.decode()
+    assert "zipping" in text and "\x1b[" in text  # stages drawn in place ...
+    summary = text.rsplit("\x1b[J", 1)[-1]  # ... and erased before the summary
+    lines = [line for line in summary.replace("\r", "").splitlines() if line]
+    assert [line.split()[0] for line in lines] == ["one", "two"]
+    assert "zipping" not in summary
