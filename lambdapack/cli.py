@@ -18,10 +18,10 @@ from pathlib import Path
 import click
 
 from . import __version__, manifest, render
-from .config import single_function
+from .config import Project, single_function
 from .digest import b64, file_sha256
-from .errors import EXIT_CHECK, EXIT_INTERNAL, EXIT_INTERRUPTED, ConfigError, LambdapackError
-from .pipeline import BuildFailed, check, check_zip, load, run
+from .errors import EXIT_CHECK, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_STALE, ConfigError, LambdapackError
+from .pipeline import BuildFailed, check, check_zip, compare, load, run
 from .runtimes import ARCHITECTURES, RUNTIMES
 
 _PROJECT_DIR = click.option(
@@ -108,6 +108,12 @@ def main() -> None:
 @click.option(
     "--refresh", is_flag=True, help="Re-resolve unpinned requirements instead of reusing the cache."
 )
+@click.option(
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="Change nothing; exit 4 unless the zips and manifest equal a fresh build (a CI gate).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print each stage, and tool output on errors.")
@@ -126,6 +132,7 @@ def build(
     no_verify: bool,
     jobs: int | None,
     refresh: bool,
+    check_only: bool,
     as_json: bool,
     quiet: bool,
     verbose: bool,
@@ -172,6 +179,9 @@ def build(
                 err=True,
             )
 
+        if check_only:
+            _check_outputs(project, list(names), jobs=jobs, quiet=quiet)
+            return
         live = not quiet and not verbose and sys.stderr.isatty()
         display = _Progress([s.name for s in project.select(list(names))], live=live, verbose=verbose)
         try:
@@ -194,6 +204,30 @@ def build(
             _echo(render.summary(result.artifacts, cwd=Path.cwd(), verbose=verbose))
         if as_json:
             click.echo(manifest.dumps(result.manifest), nl=False)
+
+
+def _check_outputs(project: Project, names: list[str], *, jobs: int | None, quiet: bool) -> None:
+    drifts = compare(project, names, jobs=jobs)
+    stale = {d.name for d in drifts}
+    if not quiet:
+        for spec in project.select(names):
+            if spec.name not in stale:
+                click.echo(f"{spec.name}: up to date", err=True)
+    for drift in drifts:
+        where = os.path.relpath(drift.path, Path.cwd())
+        if drift.found is None:
+            problem = f"{where} is missing"
+        elif drift.found != drift.expected:
+            problem = f"{where} has code_sha256 {drift.found}"
+        else:
+            problem = f"the manifest records {drift.manifest or 'nothing'}"
+        click.echo(
+            f"lambdapack: error: {drift.name}: {problem}; a fresh build gives {drift.expected} "
+            "(run lambdapack build and commit the result)",
+            err=True,
+        )
+    if drifts:
+        sys.exit(EXIT_STALE)
 
 
 class _Progress:
@@ -333,6 +367,54 @@ def inspect_(zip_file: Path, top: int, as_json: bool) -> None:
         else:
             for line in render.inventory(inv, top=top):
                 click.echo(line)
+
+
+@main.command("terraform")
+def terraform() -> None:
+    """Terraform `external` data source: JSON query on stdin, JSON result on stdout.
+
+    The query is an object of strings: "function" (required), "project_dir"
+    and "config" (optional). The function is built when needed; the result is
+    a flat object of strings: path (relative to the working directory),
+    absolute_path, code_sha256, sha256, size, runtime, architecture, handler.
+    Errors go to stderr with a non-zero exit code, as the protocol expects."""
+    with _errors():
+        query = _terraform_query(sys.stdin.read())
+        start = Path(query.get("config") or query.get("project_dir") or ".")
+        config = start if start.is_file() else None
+        project = load(config.parent if config else start)
+        if config is not None and project.config_file != config.resolve():
+            raise ConfigError([f"config: {config} is not the config found for {config.parent}"])
+        (artifact,) = run(project, [query["function"]]).artifacts
+        result = {
+            "path": os.path.relpath(artifact.path, Path.cwd()),
+            "absolute_path": str(artifact.path),
+            "code_sha256": artifact.code_sha256,
+            "sha256": artifact.sha256,
+            "size": str(artifact.size),
+            "runtime": artifact.runtime,
+            "architecture": artifact.architecture,
+            "handler": artifact.handler,
+        }
+        click.echo(json.dumps(result, sort_keys=True))
+
+
+def _terraform_query(text: str) -> dict[str, str]:
+    try:
+        query = json.loads(text or "{}")
+    except ValueError as exc:
+        raise ConfigError([f"terraform query: not JSON ({exc})"]) from None
+    if not isinstance(query, dict) or not all(isinstance(v, str) for v in query.values()):
+        raise ConfigError(["terraform query: must be a JSON object of strings"])
+    known = ("function", "project_dir", "config")
+    unknown = sorted(set(query) - set(known))
+    if unknown:
+        raise ConfigError(
+            [f"terraform query: unknown key {k!r} (known: {', '.join(known)})" for k in unknown]
+        )
+    if not query.get("function"):
+        raise ConfigError(["terraform query: 'function' is required"])
+    return dict(query)
 
 
 @main.command("hash")

@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -97,13 +98,19 @@ def build_function(
     exclude: Iterable[str] = (),
     include: Iterable[str] = (),
     output: str | Path | None = None,
-    project_dir: str | Path = ".",
+    project_dir: str | Path | None = None,
     check: bool = True,
     on_progress: ProgressCallback | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Artifact:
-    """Build one function described by arguments; relative paths are taken
-    from ``project_dir``. Writes ``<output>/<name>.zip`` and updates the manifest."""
+    """Build one function described by arguments (for IaC programs such as a
+    cdktf app). Writes ``<output>/<name>.zip`` and updates the manifest there;
+    cheap when nothing changed. Relative paths are taken from ``project_dir``,
+    which defaults to the :func:`project_root` of the calling script's
+    directory (so the current directory does not matter)."""
+    if project_dir is None:
+        caller = sys._getframe(1).f_globals.get("__file__")
+        project_dir = project_root(Path(caller).parent if caller else ".")
     project = single_function(
         Path(project_dir),
         source=source,
@@ -120,6 +127,20 @@ def build_function(
         return run(project, [], check=check, on_progress=on_progress, environ=environ).artifacts[0]
     except BuildFailed as exc:
         raise next(iter(exc.failures.values())) from None
+
+
+def project_root(start: str | Path = ".") -> Path:
+    """The project ``start`` is in: the nearest directory at or above it holding
+    lambdapack's config (``lambdapack.toml``, ``[tool.lambdapack]``), else the
+    nearest holding ``cdktf.json``, else ``start`` itself."""
+    here = Path(start).resolve()
+    config = find_config(here)
+    if config is not None:
+        return config.parent
+    for directory in (here, *here.parents):
+        if (directory / "cdktf.json").is_file():
+            return directory
+    return here
 
 
 def load(
@@ -155,6 +176,7 @@ class _Context:
     refresh: bool
     environ: Mapping[str, str]
     report: ProgressCallback
+    skip: tuple[Path, ...]  # directories never packaged (output directories)
 
 
 def run(
@@ -167,6 +189,7 @@ def run(
     on_progress: ProgressCallback | None = None,
     environ: Mapping[str, str] | None = None,
     engine: Engine | None = None,
+    skip: Sequence[Path] = (),
 ) -> BuildResult:
     """Build the selected functions of ``project`` and update its manifest.
 
@@ -189,6 +212,7 @@ def run(
         refresh=refresh,
         environ=env,
         report=on_progress or (lambda _name, _stage: None),
+        skip=(project.output, *skip),
     )
     specs = project.select(names)
     outcomes: dict[str, tuple[Artifact, Record | None, list[str]]] = {}
@@ -227,6 +251,52 @@ def _collect(
         failures[name] = exc
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Drift:
+    """A function whose zip on disk is not what a fresh build produces."""
+
+    name: str
+    path: Path
+    expected: str  # code_sha256 of a fresh build
+    found: str | None  # code_sha256 of the zip on disk; None when it is missing
+    manifest: str | None  # code_sha256 recorded in the manifest; None when not recorded
+
+
+def compare(
+    project: Project,
+    names: Sequence[str],
+    *,
+    jobs: int | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> list[Drift]:
+    """Build the selected functions afresh into a temporary directory and
+    compare with the zips and manifest in the output directory, which are
+    left untouched. An empty list means every artifact is what a build gives."""
+    from .digest import code_sha256
+
+    recorded = manifest.read(manifest.manifest_path(project.output))["artifacts"]
+    with tempfile.TemporaryDirectory(prefix="lambdapack-check-") as tmp:
+        fresh = replace(project, output=Path(tmp))
+        result = run(fresh, names, jobs=jobs, environ=environ, skip=(project.output,))
+    drifts = []
+    for artifact in result.artifacts:
+        path = project.output / f"{artifact.name}.zip"
+        found = code_sha256(path) if path.is_file() else None
+        entry = recorded.get(artifact.name)
+        in_manifest = entry.get("code_sha256") if isinstance(entry, dict) else None
+        if found != artifact.code_sha256 or in_manifest != artifact.code_sha256:
+            drifts.append(
+                Drift(
+                    name=artifact.name,
+                    path=path,
+                    expected=artifact.code_sha256,
+                    found=found,
+                    manifest=str(in_manifest) if in_manifest else None,
+                )
+            )
+    return drifts
+
+
 def source_date_epoch(environ: Mapping[str, str]) -> int | None:
     value = environ.get("SOURCE_DATE_EPOCH")
     if value is None or value == "":
@@ -247,7 +317,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> tuple[Artifact, Record 
         project_root=project.root,
         exclude=spec.exclude,
         include=spec.include,
-        skip=[project.output],
+        skip=context.skip,
     )
     hashes = [context.state.files.sha256(entry.path) for entry in own]
     requirements = fingerprint.requirements_digest(spec.requirements) if spec.requirements else None

@@ -61,6 +61,7 @@ def run_cli(
     cwd: Path,
     env: Mapping[str, str] | None = None,
     umask: int | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m lambdapack`` as a real process."""
     full_env = {**os.environ, **(env or {})}
@@ -68,6 +69,7 @@ def run_cli(
         [sys.executable, "-m", "lambdapack", *args],
         cwd=cwd,
         env=full_env,
+        input=stdin,
         capture_output=True,
         text=True,
         check=False,

@@ -1,0 +1,91 @@
+"""A transaction pipeline on AWS Lambda, packaged by lambdapack during `cdktf synth`.
+
+Three Python 3.11 arm64 functions (validation with pydantic, processing with
+orjson, a status API) and their IAM role. lambdapack builds each function's
+zip while the app runs (a no-op when nothing changed) and hands Terraform the
+path and the hash, so `terraform plan` shows a change exactly when the code
+changed. Run `python main.py` (or `cdktf synth`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from cdktf import App, TerraformOutput, TerraformStack
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from cdktf_cdktf_provider_aws.lambda_function import LambdaFunction
+from cdktf_cdktf_provider_aws.provider import AwsProvider
+from constructs import Construct
+
+import lambdapack
+
+RUNTIME = "python3.11"
+ARCHITECTURE = "arm64"
+
+#: name -> (handler, memory in MB)
+FUNCTIONS = {
+    "validation": ("app.lambda_handler", 256),
+    "processing": ("processor.handle", 512),
+    "status": ("status.handler", 128),
+}
+
+ASSUME_ROLE = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+
+
+class TransactionPipeline(TerraformStack):
+    def __init__(self, scope: Construct, stack_id: str, outdir: str) -> None:
+        super().__init__(scope, stack_id)
+        # Terraform runs in cdktf.out/stacks/<id>: paths relative to it keep cdk.tf.json
+        # the same on every machine.
+        stack_dir = Path(outdir, "stacks", stack_id).resolve()
+
+        AwsProvider(self, "aws", region="eu-west-1")
+        role = IamRole(
+            self,
+            "role",
+            name="transaction-pipeline",
+            assume_role_policy=json.dumps(ASSUME_ROLE),
+        )
+        IamRolePolicyAttachment(
+            self,
+            "logs",
+            role=role.name,
+            policy_arn="arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+        )
+
+        for name, (handler, memory) in FUNCTIONS.items():
+            # Relative paths are taken from the project (the directory holding cdktf.json
+            # or lambdapack.toml), not from wherever the app was started.
+            artifact = lambdapack.build_function(
+                f"functions/{name}",
+                runtime=RUNTIME,
+                architecture=ARCHITECTURE,
+                handler=handler,
+            )
+            LambdaFunction(
+                self,
+                name,
+                function_name=f"transactions-{name}",
+                role=role.arn,
+                runtime=RUNTIME,
+                architectures=[ARCHITECTURE],
+                handler=handler,
+                memory_size=memory,
+                timeout=10,
+                filename=os.path.relpath(artifact.path, stack_dir),
+                source_code_hash=artifact.code_sha256,
+            )
+            TerraformOutput(self, f"{name}_code_sha256", value=artifact.code_sha256)
+
+
+app = App()
+TransactionPipeline(app, "transactions", app.outdir)
+app.synth()
