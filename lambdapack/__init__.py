@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         VerifyError,
     )
     from .manifest import MANIFEST_NAME, Artifact
-    from .pipeline import BuildFailed, build, build_function, check, check_zip
+    from .pipeline import BuildFailed, build, build_function, check, check_zip, project_root
     from .runtimes import ARCHITECTURES, RUNTIMES
     from .verify import Finding, Report
 
@@ -54,6 +54,7 @@ _LAZY = {
     "build_function": "pipeline",
     "check": "pipeline",
     "check_zip": "pipeline",
+    "project_root": "pipeline",
     "ARCHITECTURES": "runtimes",
     "RUNTIMES": "runtimes",
     "Finding": "verify",
@@ -95,5 +96,6 @@ __all__ = [
     "check",
     "check_zip",
     "code_sha256",
+    "project_root",
     "sha256_hex",
 ]
