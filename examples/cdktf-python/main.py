@@ -70,7 +70,7 @@ class TransactionPipeline(TerraformStack):
                 architecture=ARCHITECTURE,
                 handler=handler,
             )
-            LambdaFunction(
+            function = LambdaFunction(
                 self,
                 name,
                 function_name=f"transactions-{name}",
@@ -83,6 +83,10 @@ class TransactionPipeline(TerraformStack):
                 filename=os.path.relpath(artifact.path, stack_dir),
                 source_code_hash=artifact.code_sha256,
             )
+            # With an AWS provider that takes `code_sha256` (compared with Lambda's CodeSha256),
+            # set it too; these bindings do not expose the argument, so use an override:
+            #   function.add_override("code_sha256", artifact.code_sha256)
+            TerraformOutput(self, f"{name}_arn", value=function.arn)
             TerraformOutput(self, f"{name}_code_sha256", value=artifact.code_sha256)
 
 
