@@ -24,19 +24,12 @@ from typing import Any
 
 from .archive import ArchiveEntry
 from .atomic import exclusive_lock, write_bytes
+from .digest import sha256_hex
 
 STATE_NAME = ".lambdapack-state.json"
 STATE_VERSION = 1
 _RACY_NS = 2_000_000_000
 _INCLUDE_RE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s+|=)(\S+)")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class StatCache:
@@ -55,7 +48,7 @@ class StatCache:
             known = self._known.get(key)
         if known is not None and tuple(known[:4]) == signature:
             return str(known[4])
-        digest = file_sha256(path)
+        digest = sha256_hex(path)
         if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS:
             with self._lock:
                 self._known[key] = (*signature, digest)

@@ -47,7 +47,13 @@ class BuildFailed(BuildError):
     def __init__(self, failures: Mapping[str, BuildError], artifacts: Sequence[Artifact]) -> None:
         self.failures = dict(failures)
         self.artifacts = tuple(artifacts)
-        super().__init__("\n".join(f"{name}: {error}" for name, error in sorted(self.failures.items())))
+        super().__init__(
+            "\n".join(
+                f"{name}: {line}"
+                for name, error in sorted(self.failures.items())
+                for line in str(error).splitlines()
+            )
+        )
         self.exit_code = max(e.exit_code for e in self.failures.values())
 
 
