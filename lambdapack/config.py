@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .inputs import Selection, kind_of
 from .runtimes import ARCHITECTURES, RUNTIMES, Target, target
 
 if sys.version_info >= (3, 11):
@@ -35,6 +36,10 @@ _TOP_KEYS = (
     "exclude",
     "include",
     "dependency_exclude",
+    "index_url",
+    "extra_index_urls",
+    "find_links",
+    "exclude_runtime_packages",
     "functions",
 )
 _FUNCTION_KEYS = (
@@ -46,9 +51,41 @@ _FUNCTION_KEYS = (
     "dependency_exclude",
     "runtime",
     "architecture",
+    "extras",
+    "groups",
+    "package",
+    "index_url",
+    "extra_index_urls",
+    "find_links",
+    "exclude_runtime_packages",
+)
+
+#: Where a function's requirements are looked for when ``requirements`` is not set.
+REQUIREMENTS_SEARCH = (
+    "requirements.txt",
+    "requirements.in",
+    "Pipfile.lock",
+    "poetry.lock",
+    "uv.lock",
+    "pyproject.toml",
 )
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HANDLER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class IndexOptions:
+    """Where packages come from, besides the user's uv/pip configuration."""
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+
+    def args(self) -> list[str]:
+        out = ["--index-url", self.index_url] if self.index_url else []
+        out += [a for url in self.extra_index_urls for a in ("--extra-index-url", url)]
+        out += [a for link in self.find_links for a in ("--find-links", link)]
+        return out
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -64,6 +101,10 @@ class FunctionSpec:
     include: tuple[str, ...] = ()
     #: Patterns of installed dependency files to leave out (relative to site-packages).
     dependency_exclude: tuple[str, ...] = ()
+    selection: Selection = field(default_factory=Selection)
+    index: IndexOptions = field(default_factory=IndexOptions)
+    #: Leave out packages the Lambda runtime provides (boto3, botocore, ...).
+    exclude_runtime_packages: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -133,6 +174,10 @@ def load_project(config_file: Path, overrides: Overrides = Overrides()) -> Proje
         "runtime": _string(table, "runtime", "", problems),
         "architecture": _string(table, "architecture", "", problems),
         "exclude": _patterns(table, "exclude", "", problems),
+        "index_url": _string(table, "index_url", "", problems),
+        "extra_index_urls": _patterns(table, "extra_index_urls", "", problems),
+        "find_links": _patterns(table, "find_links", "", problems),
+        "exclude_runtime_packages": _flag(table, "exclude_runtime_packages", "", problems),
         "dependency_exclude": _patterns(table, "dependency_exclude", "", problems),
         "include": _patterns(table, "include", "", problems),
     }
@@ -249,8 +294,13 @@ def _function(
         requirements = (root / requirements_value).resolve()
         if not requirements.is_file():
             problems.add(_join(key, "requirements"), f"file {requirements_value!r} does not exist")
-    elif not disabled and source is not None and (source / "requirements.txt").is_file():
-        requirements = source / "requirements.txt"
+    elif not disabled and source is not None:
+        requirements = _default_requirements(source)
+    if requirements is not None:
+        try:
+            kind_of(requirements)
+        except ConfigError as exc:
+            problems.add(_join(key, "requirements"), str(exc).split(": ", 1)[1])
 
     exclude = (*defaults.get("exclude", ()), *_patterns(raw, "exclude", key, problems))
     dependency_exclude = (
@@ -260,6 +310,11 @@ def _function(
     include = (*defaults.get("include", ()), *_patterns(raw, "include", key, problems))
     if problems.count != count or source is None or not handler or not runtime or not architecture:
         return None
+    find_links = [
+        str((root / link).resolve()) if "://" not in link else link
+        for link in (*defaults.get("find_links", ()), *_patterns(raw, "find_links", key, problems))
+    ]
+    own_runtime_flag = _flag(raw, "exclude_runtime_packages", key, problems)
     return FunctionSpec(
         name=name,
         source=source,
@@ -269,7 +324,50 @@ def _function(
         exclude=exclude,
         dependency_exclude=dependency_exclude,
         include=include,
+        selection=Selection(
+            extras=_patterns(raw, "extras", key, problems),
+            groups=_patterns(raw, "groups", key, problems),
+            package=_string(raw, "package", key, problems),
+        ),
+        index=IndexOptions(
+            index_url=_string(raw, "index_url", key, problems) or defaults.get("index_url"),
+            extra_index_urls=(
+                *defaults.get("extra_index_urls", ()),
+                *_patterns(raw, "extra_index_urls", key, problems),
+            ),
+            find_links=tuple(find_links),
+        ),
+        exclude_runtime_packages=bool(
+            defaults.get("exclude_runtime_packages") if own_runtime_flag is None else own_runtime_flag
+        ),
     )
+
+
+def _default_requirements(source: Path) -> Path | None:
+    for name in REQUIREMENTS_SEARCH:
+        candidate = source / name
+        if not candidate.is_file():
+            continue
+        if name == "pyproject.toml" and not _declares_dependencies(candidate):
+            continue
+        return candidate
+    return None
+
+
+def _declares_dependencies(pyproject: Path) -> bool:
+    try:
+        data = tomllib.loads(pyproject.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+    return bool(data.get("project", {}).get("dependencies"))
+
+
+def _flag(table: Mapping[str, object], name: str, key: str, problems: _Problems) -> bool | None:
+    value = table.get(name)
+    if value is None or isinstance(value, bool):
+        return value
+    problems.add(_join(key, name), f"must be true or false, not {value!r}")
+    return None
 
 
 def _choice(

@@ -29,12 +29,27 @@ class ToolResult:
 
 
 class Engine(Protocol):
-    def compile(self, requirements: Path, target: Target, output: Path, *, cwd: Path) -> ToolResult:
+    def compile(
+        self, requirements: Path, target: Target, output: Path, *, cwd: Path, extra: Sequence[str] = ()
+    ) -> ToolResult:
         """Resolve ``requirements`` for ``target`` into a hashed lock at ``output``."""
         ...
 
-    def install(self, lock: Path, target: Target, dest: Path, *, cwd: Path, resolve_deps: bool) -> ToolResult:
+    def install(
+        self,
+        lock: Path,
+        target: Target,
+        dest: Path,
+        *,
+        cwd: Path,
+        resolve_deps: bool,
+        extra: Sequence[str] = (),
+    ) -> ToolResult:
         """Install the hash-checked ``lock`` for ``target`` into ``dest``."""
+        ...
+
+    def export(self, project: Path, args: Sequence[str]) -> ToolResult:
+        """Export a uv.lock in ``project`` as hashed requirements (stdout)."""
         ...
 
 
@@ -49,7 +64,9 @@ class UvEngine:
         base["NO_COLOR"] = "1"
         self._env = base
 
-    def compile(self, requirements: Path, target: Target, output: Path, *, cwd: Path) -> ToolResult:
+    def compile(
+        self, requirements: Path, target: Target, output: Path, *, cwd: Path, extra: Sequence[str] = ()
+    ) -> ToolResult:
         return self._run(
             [
                 "pip",
@@ -62,11 +79,21 @@ class UvEngine:
                 "--no-header",
                 "--no-annotate",
                 "--quiet",
+                *extra,
             ],
             cwd,
         )
 
-    def install(self, lock: Path, target: Target, dest: Path, *, cwd: Path, resolve_deps: bool) -> ToolResult:
+    def install(
+        self,
+        lock: Path,
+        target: Target,
+        dest: Path,
+        *,
+        cwd: Path,
+        resolve_deps: bool,
+        extra: Sequence[str] = (),
+    ) -> ToolResult:
         return self._run(
             [
                 "pip",
@@ -83,9 +110,13 @@ class UvEngine:
                 "--requirements",
                 str(lock),
                 "--quiet",
+                *extra,
             ],
             cwd,
         )
+
+    def export(self, project: Path, args: Sequence[str]) -> ToolResult:
+        return self._run(["export", "--frozen", "--format", "requirements-txt", *args], project)
 
     @property
     def uv(self) -> str:

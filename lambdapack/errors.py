@@ -6,6 +6,7 @@ The CLI turns a :class:`LambdapackError` into a message on stderr and its
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 #: Exit codes, documented in README.md ("Exit codes"). Keep in sync.
@@ -76,5 +77,10 @@ class ToolError(BuildError):
 
 
 def tool_details(command: Sequence[str], stderr: str) -> str:
-    """The ``details`` of an error caused by a tool run."""
-    return f"$ {' '.join(command)}\n{stderr.rstrip()}"
+    """The ``details`` of an error caused by a tool run (credentials redacted)."""
+    return redact(f"$ {' '.join(command)}\n{stderr.rstrip()}")
+
+
+def redact(text: str) -> str:
+    """Hide credentials in URLs (``https://user:secret@host`` -> ``https://***@host``)."""
+    return re.sub(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@", r"\1***@", text)

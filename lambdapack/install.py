@@ -44,15 +44,19 @@ def install(
     *,
     cwd: Path,
     exclude: Sequence[str] = (),
+    index_args: Sequence[str] = (),
+    runtime_packages: bool = False,
 ) -> InstalledTree:
     """Install ``lock`` into ``dest`` (which must not exist) for ``target``,
     leaving out files matching the gitignore-style ``exclude`` patterns."""
     dest.mkdir(parents=True)
     if lock.empty:
         return InstalledTree(root=dest, distributions=())
-    result = engine.install(lock.path, target, dest, cwd=cwd, resolve_deps=lock.user_pinned)
+    result = engine.install(lock.path, target, dest, cwd=cwd, resolve_deps=lock.user_pinned, extra=index_args)
     if result.returncode != 0:
         raise _install_error(result, target, lock)
+    if runtime_packages:
+        remove_distributions(dest, RUNTIME_PACKAGES)
     if exclude:
         _remove_matching(dest, GitIgnoreSpec.from_lines(exclude))
     scrub(dest)
@@ -77,6 +81,34 @@ def scrub(root: Path) -> None:
         for name in INSTALLER_METADATA:
             (info / name).unlink(missing_ok=True)
         _rewrite_record(root, info / "RECORD")
+
+
+#: Packages the Lambda Python runtimes provide (``exclude_runtime_packages``).
+RUNTIME_PACKAGES = frozenset(
+    {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
+)
+
+
+def remove_distributions(root: Path, names: frozenset[str]) -> list[str]:
+    """Delete the installed distributions in ``names`` (files from their RECORD,
+    then their dist-info); returns "name version" of each removed."""
+    removed = []
+    for info in sorted(root.glob("*.dist-info")):
+        name, _, version = info.name[: -len(".dist-info")].partition("-")
+        if re.sub(r"[-_.]+", "-", name).lower() not in names:
+            continue
+        record = info / "RECORD"
+        if record.is_file():
+            for line in record.read_text("utf-8").splitlines():
+                path = (root / line.split(",", 1)[0]).resolve()
+                if path.is_relative_to(root.resolve()) and path.is_file():
+                    path.unlink()
+        shutil.rmtree(info, ignore_errors=True)
+        removed.append(f"{name} {version}")
+    for directory in sorted((p for p in root.rglob("*") if p.is_dir()), reverse=True):
+        if not any(directory.iterdir()):
+            directory.rmdir()
+    return removed
 
 
 def _remove_matching(root: Path, spec: GitIgnoreSpec) -> None:

@@ -9,12 +9,13 @@ evaluated for Linux, the target Python and machine, never for the host.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .engine import Engine, ToolResult
-from .errors import ResolveError, tool_details
+from .errors import ResolveError, redact, tool_details
+from .inputs import Selection, local_packages, materialize, poetry_hashes
 from .runtimes import Target
 
 
@@ -33,6 +34,8 @@ class Lock:
     #: check its transitive closure), False when lambdapack resolved it.
     user_pinned: bool
     empty: bool
+    #: Local packages (path / editable requirements) whose sources go into the zip.
+    local: tuple[Path, ...] = ()
 
 
 def prepare(
@@ -42,36 +45,63 @@ def prepare(
     engine: Engine,
     *,
     cwd: Path,
+    selection: Selection | None = None,
+    index_args: Sequence[str] = (),
     reuse: Path | None = None,
     keep: Callable[[Path], Path] | None = None,
 ) -> Lock:
-    """A lock for ``requirements`` on ``target``; resolves when not fully pinned.
+    """A lock for the requirements input ``requirements`` (any supported
+    format) on ``target``; resolves when it is not fully pinned with hashes.
 
     ``reuse`` is an earlier resolution of the same input for the same target
-    (from the cache); ``keep`` stores a fresh one and returns where it went."""
-    try:
-        text = requirements.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResolveError(f"cannot read requirements file {requirements}: {exc}") from None
-    lines = list(_logical_lines(text))
+    (a lock file or the cache); ``keep`` stores a fresh one and returns where it
+    went."""
+    materialized = materialize(requirements, selection or Selection(), workdir, engine)
+    local = materialized.local
+    if materialized.path.name == "pyproject.toml":
+        lines: list[str] = ["<pyproject>"]
+    else:
+        try:
+            text = materialized.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ResolveError(f"cannot read requirements file {requirements}: {exc}") from None
+        lines, found = local_packages(list(_logical_lines(text)), materialized.path.parent)
+        local += tuple(found)
+        if found:  # local packages go into the zip as sources; the rest is installed
+            stripped = workdir / f"without-local-{materialized.path.name}"
+            stripped.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+            materialized = replace(materialized, path=stripped)
     if not any(not line.startswith("-") or _is_include(line) for line in lines):
         return Lock(
-            path=requirements, source=requirements, resolved=requirements, user_pinned=True, empty=True
+            path=materialized.path,
+            source=requirements,
+            resolved=materialized.path,
+            user_pinned=True,
+            empty=True,
+            local=local,
         )
     if all(_is_hashed_pin(line) for line in lines):
         return Lock(
-            path=requirements, source=requirements, resolved=requirements, user_pinned=True, empty=False
+            path=materialized.path,
+            source=requirements,
+            resolved=materialized.path,
+            user_pinned=True,
+            empty=False,
+            local=local,
         )
     resolved = reuse
     if resolved is None:
         output = workdir / "requirements.lock.txt"
-        result = engine.compile(requirements, target, output, cwd=cwd)
+        extra = [*materialized.compile_args, *index_args]
+        result = engine.compile(materialized.path, target, output, cwd=cwd, extra=extra)
         if result.returncode != 0:
             raise resolve_error(result, target, requirements)
+        poetry_hashes(output, workdir)
         resolved = keep(output) if keep else output
     pins = _logical_lines(resolved.read_text("utf-8"))
     install_input = workdir / "install-requirements.txt"
-    options = [_absolute_option(line, requirements.parent) for line in lines if _is_index_option(line)]
+    base = materialized.path.parent
+    options = [_absolute_option(line, base) for line in lines if _is_index_option(line)]
     install_input.write_text("".join(f"{line}\n" for line in [*options, f"-r {resolved}"]), encoding="utf-8")
     return Lock(
         path=install_input,
@@ -79,6 +109,7 @@ def prepare(
         resolved=resolved,
         user_pinned=False,
         empty=all(line.startswith("-") for line in pins),
+        local=local,
     )
 
 
@@ -108,7 +139,7 @@ def _absolute_option(line: str, base: Path) -> str:
 
 def resolve_error(result: ToolResult, target: Target, requirements: Path) -> ResolveError:
     """A one-line error naming the culprit from uv's explanation."""
-    text = result.stderr
+    text = redact(result.stderr)
     details = tool_details(result.command, text)
     missing = re.search(r"Because (\S+) was not found in the package registry", text)
     if missing:

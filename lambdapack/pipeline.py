@@ -325,8 +325,9 @@ def _build_one(context: _Context, spec: FunctionSpec) -> tuple[Artifact, Record 
         include=spec.include,
         skip=context.skip,
     )
+    own = own + _local_package_files(spec, context)
     hashes = [context.state.files.sha256(entry.path) for entry in own]
-    requirements = fingerprint.requirements_digest(spec.requirements) if spec.requirements else None
+    requirements = _requirements_digest(spec)
     settings = {
         "runtime": spec.target.runtime.name,
         "architecture": spec.target.architecture.name,
@@ -335,6 +336,9 @@ def _build_one(context: _Context, spec: FunctionSpec) -> tuple[Artifact, Record 
         "epoch": context.epoch,
         "check": context.check,
         "index": _index_environment(context.environ),
+        "index_options": hashlib.sha256("\0".join(spec.index.args()).encode()).hexdigest(),
+        "selection": [list(spec.selection.extras), list(spec.selection.groups), spec.selection.package],
+        "exclude_runtime_packages": spec.exclude_runtime_packages,
     }
     current = fingerprint.fingerprint(
         version=__version__, settings=settings, requirements=requirements, sources=own, hashes=hashes
@@ -366,6 +370,8 @@ def _build_one(context: _Context, spec: FunctionSpec) -> tuple[Artifact, Record 
             if not verdict.ok:
                 raise VerifyError("\n".join(render(f) for f in verdict.errors))
             findings = verdict.findings
+        if spec.exclude_runtime_packages and deps is not None:
+            findings += (_runtime_packages_warning(),)
         report(spec.name, "zipping")
         written = archive.write(entries, zip_path, epoch=context.epoch)
         if context.check:
@@ -429,6 +435,8 @@ def _dependencies(
         work,
         context.engine,
         cwd=context.project.root,
+        selection=spec.selection,
+        index_args=spec.index.args(),
         reuse=reuse,
         keep=lambda resolved: cache.store_lock(lock_key, resolved),
     )
@@ -436,7 +444,7 @@ def _dependencies(
         return None
     deps_key = cache_key(
         "deps", locked.resolved.read_bytes(), target.runtime.name, target.architecture.name,
-        "\n".join(spec.dependency_exclude), __version__,
+        "\n".join(spec.dependency_exclude), str(spec.exclude_runtime_packages), __version__,
     )  # fmt: skip
 
     def install_into(site: Path) -> None:
@@ -448,9 +456,53 @@ def _dependencies(
             context.engine,
             cwd=context.project.root,
             exclude=spec.dependency_exclude,
+            index_args=spec.index.args(),
+            runtime_packages=spec.exclude_runtime_packages,
         )
 
     return cache.dependencies(deps_key, install_into)
+
+
+def _runtime_packages_warning() -> Finding:
+    from .verify import Finding
+
+    return Finding(
+        severity="warning",
+        check="hygiene",
+        message="exclude_runtime_packages: boto3, botocore, s3transfer, jmespath, python-dateutil, six and "
+        "urllib3 are left out; the function runs with the runtime's versions, which differ from the locked "
+        "ones and change when AWS updates the runtime",
+        fix="set exclude_runtime_packages = false to ship the locked versions",
+    )
+
+
+def _requirements_digest(spec: FunctionSpec) -> str | None:
+    """The requirements input with the files that give it meaning."""
+    if spec.requirements is None:
+        return None
+    from .inputs import related
+
+    parts = [fingerprint.requirements_digest(spec.requirements)]
+    parts += [fingerprint.requirements_digest(p) for p in related(spec.requirements)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _local_package_files(spec: FunctionSpec, context: _Context) -> tuple[ArchiveEntry, ...]:
+    """Sources of local packages the requirements point at (``-e ./libs/common``,
+    uv workspace members): they go into the zip as files, like the function's own."""
+    if spec.requirements is None:
+        return ()
+    from .inputs import LOCAL_PACKAGE_EXCLUDES, local_dirs, package_root
+
+    files: list[ArchiveEntry] = []
+    for directory in local_dirs(spec.requirements):
+        files += sources.collect(
+            package_root(directory),
+            project_root=context.project.root,
+            exclude=LOCAL_PACKAGE_EXCLUDES,
+            skip=context.skip,
+        )
+    return tuple(files)
 
 
 #: Environment variables that change what an index resolution returns.

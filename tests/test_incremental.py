@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,13 +92,13 @@ class CountingEngine(UvEngine):
         super().__init__()
         self.calls: list[str] = []
 
-    def compile(self, requirements: Path, target: Target, output: Path, *, cwd: Path) -> ToolResult:
+    def compile(self, requirements: Path, target: Target, output: Path, **options: Any) -> ToolResult:
         self.calls.append("compile")
-        return super().compile(requirements, target, output, cwd=cwd)
+        return super().compile(requirements, target, output, **options)
 
-    def install(self, lock: Path, target: Target, dest: Path, *, cwd: Path, resolve_deps: bool) -> ToolResult:
+    def install(self, lock: Path, target: Target, dest: Path, **options: Any) -> ToolResult:
         self.calls.append("install")
-        return super().install(lock, target, dest, cwd=cwd, resolve_deps=resolve_deps)
+        return super().install(lock, target, dest, **options)
 
 
 @pytest.mark.network

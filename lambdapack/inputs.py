@@ -1,0 +1,280 @@
+"""Every common way a function declares its dependencies, turned into
+pip-format requirements that the lock stage resolves or installs.
+
+Recognised by file name (docs/config.md#requirements-inputs):
+
+* ``requirements*.txt``, ``*.in``: pip / pip-tools requirements (as they are);
+* ``pyproject.toml``: ``[project] dependencies`` plus the selected
+  ``extras`` and dependency ``groups`` (resolved by uv for the target);
+* ``uv.lock``: exported with ``uv export --frozen`` (hashes kept) for the
+  selected ``package``, extras and groups of the workspace;
+* ``poetry.lock`` (+ its ``pyproject.toml``): the locked versions are used as
+  constraints for a resolution for the target, and the lock's own hashes are
+  what the install checks;
+* ``Pipfile.lock``: its ``default`` section, with markers and hashes.
+
+Local path / editable dependencies (``-e ./libs/common``, a uv workspace
+member) are not installed: their source files go into the zip (see
+:func:`local_packages`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError, ResolveError, tool_details
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+KINDS = ("requirements", "pyproject", "uv.lock", "poetry.lock", "Pipfile.lock")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Selection:
+    """What to take from a project-style input."""
+
+    extras: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    package: str | None = None  # uv workspace member
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Materialized:
+    """A requirements input in pip format."""
+
+    path: Path  # a pip requirements file, or pyproject.toml for uv to read
+    hashed: bool  # every requirement pinned with hashes (a lock format): install as it is
+    compile_args: tuple[str, ...] = ()  # extra arguments for ``uv pip compile``
+    local: tuple[Path, ...] = ()  # local packages whose sources go into the zip
+
+
+def kind_of(path: Path) -> str:
+    name = path.name
+    if name == "pyproject.toml":
+        return "pyproject"
+    if name in ("uv.lock", "poetry.lock", "Pipfile.lock"):
+        return name
+    if name.endswith((".txt", ".in")):
+        return "requirements"
+    raise ConfigError(
+        [
+            f"{path}: not a supported requirements input; use requirements*.txt, *.in, pyproject.toml, "
+            "uv.lock, poetry.lock or Pipfile.lock"
+        ]
+    )
+
+
+def related(path: Path) -> list[Path]:
+    """Files whose content, besides ``path``, decides what ``path`` means."""
+    kind = kind_of(path)
+    if kind in ("uv.lock", "poetry.lock"):
+        return [path.parent / "pyproject.toml"]
+    return []
+
+
+def materialize(path: Path, selection: Selection, work: Path, engine: Engine) -> Materialized:
+    kind = kind_of(path)
+    if kind == "requirements":
+        return Materialized(path=path, hashed=False)
+    if kind == "pyproject":
+        args = [arg for extra in selection.extras for arg in ("--extra", extra)]
+        args += [arg for group in selection.groups for arg in ("--group", f"{path}:{group}")]
+        return Materialized(path=path, hashed=False, compile_args=tuple(args))
+    if kind == "Pipfile.lock":
+        out = work / "from-Pipfile.lock.txt"
+        out.write_text(_pipfile_requirements(path), encoding="utf-8")
+        return Materialized(path=out, hashed=True)
+    if kind == "uv.lock":
+        return _uv_export(path, selection, work, engine)
+    return _poetry(path, selection, work)
+
+
+def local_packages(lines: Sequence[str], base: Path) -> tuple[list[str], list[Path]]:
+    """Split requirement lines into the rest and local package directories
+    (``-e ./path``, ``./path``, ``file:`` URLs)."""
+    rest, local = [], []
+    for line in lines:
+        target = line[3:].strip() if line.startswith("-e ") else line.strip()
+        target = target.split(";", 1)[0].split(" ", 1)[0]
+        if target.startswith("file:"):
+            target = target.removeprefix("file://").removeprefix("file:")
+        if target.startswith((".", "/")) and (base / target).is_dir():
+            local.append((base / target).resolve())
+        else:
+            rest.append(line)
+    return rest, local
+
+
+def _pipfile_requirements(path: Path) -> str:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        packages = data["default"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ResolveError(f"{path}: not a readable Pipfile.lock ({exc})") from None
+    lines = []
+    for name, info in sorted(packages.items()):
+        version = info.get("version")
+        hashes = info.get("hashes") or []
+        if not version or not hashes:
+            raise ResolveError(f"{path}: {name} has no pinned version with hashes; run pipenv lock")
+        marker = f" ; {info['markers']}" if info.get("markers") else ""
+        lines.append(f"{name}{version}{marker} " + " ".join(f"--hash={h}" for h in hashes))
+    return "".join(line + "\n" for line in lines)
+
+
+def _uv_export(path: Path, selection: Selection, work: Path, engine: Engine) -> Materialized:
+    command = ["--no-header", "--no-annotate", "--no-emit-project"]
+    if selection.package:
+        command += ["--package", selection.package]
+    command += [arg for extra in selection.extras for arg in ("--extra", extra)]
+    command += [arg for group in selection.groups for arg in ("--group", group)]
+    proc = engine.export(path.parent, command)
+    if proc.returncode != 0:
+        raise ResolveError(
+            f"{path}: uv export failed: {' '.join(proc.stderr.split())}",
+            details=tool_details(proc.command, proc.stderr),
+        )
+    lines = _join_continuations(proc.stdout)
+    rest, local = local_packages(lines, path.parent)
+    out = work / "from-uv.lock.txt"
+    out.write_text("".join(line + "\n" for line in rest), encoding="utf-8")
+    return Materialized(path=out, hashed=True, local=tuple(local))
+
+
+def _join_continuations(text: str) -> list[str]:
+    lines, buffer = [], ""
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
+        if line.endswith("\\"):
+            buffer += line[:-1].strip() + " "
+            continue
+        buffer += line.strip()
+        if buffer:
+            lines.append(buffer)
+        buffer = ""
+    return lines
+
+
+def _poetry(path: Path, selection: Selection, work: Path) -> Materialized:
+    pyproject = path.parent / "pyproject.toml"
+    try:
+        lock = tomllib.loads(path.read_text("utf-8"))
+        project = tomllib.loads(pyproject.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ResolveError(f"{path}: cannot read it with its pyproject.toml ({exc})") from None
+    pins: dict[str, tuple[str, list[str]]] = {}
+    for package in lock.get("package", []):
+        name = _normalize(package["name"])
+        hashes = [f["hash"] for f in package.get("files", []) if "hash" in f]
+        pins[name] = (package["version"], hashes)
+    wanted = _poetry_dependencies(project, selection)
+    missing = [name for name in wanted if _normalize(name.split("[")[0]) not in pins]
+    if missing:
+        raise ResolveError(f"{path}: {', '.join(missing)} not in the lock; run poetry lock")
+    (work / "poetry.in").write_text("".join(f"{name}\n" for name in wanted), encoding="utf-8")
+    constraints = "".join(f"{name}=={version}\n" for name, (version, _hashes) in sorted(pins.items()))
+    (work / "poetry-constraints.txt").write_text(constraints, encoding="utf-8")
+    (work / "poetry-hashes.json").write_text(
+        json.dumps({n: h for n, (_v, h) in pins.items()}), encoding="utf-8"
+    )
+    return Materialized(
+        path=work / "poetry.in",
+        hashed=False,
+        compile_args=("--constraint", str(work / "poetry-constraints.txt")),
+    )
+
+
+def poetry_hashes(resolved: Path, work: Path) -> None:
+    """Replace the hashes of a resolution constrained by a poetry.lock with the lock's own."""
+    table = work / "poetry-hashes.json"
+    if not table.exists():
+        return
+    hashes: dict[str, list[str]] = json.loads(table.read_text("utf-8"))
+    out = []
+    for line in _join_continuations(resolved.read_text("utf-8")):
+        found = re.match(r"^([A-Za-z0-9._-]+)==", line)
+        if found and _normalize(found.group(1)) in hashes:
+            head = line.split(" --hash=", 1)[0]
+            line = head + " " + " ".join(f"--hash={h}" for h in hashes[_normalize(found.group(1))])
+        out.append(line)
+    resolved.write_text("".join(line + "\n" for line in out), encoding="utf-8")
+
+
+def _poetry_dependencies(project: dict[str, Any], selection: Selection) -> list[str]:
+    listed = project.get("project", {}).get("dependencies")
+    if isinstance(listed, list):
+        return [str(d) for d in listed]
+    poetry = project.get("tool", {}).get("poetry", {})
+    deps = poetry.get("dependencies", {}) if isinstance(poetry, dict) else {}
+    names = []
+    for name, spec in deps.items():
+        if name.lower() == "python":
+            continue
+        if isinstance(spec, dict) and spec.get("optional") and name not in selection.extras:
+            continue
+        extras = spec.get("extras") if isinstance(spec, dict) else None
+        names.append(f"{name}[{','.join(extras)}]" if extras else name)
+    return names
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+#: Files of a local package's directory that are project metadata, not code.
+LOCAL_PACKAGE_EXCLUDES = (
+    "/tests/",
+    "/test/",
+    "/docs/",
+    "/setup.py",
+    "/*.toml",
+    "/*.cfg",
+    "/*.md",
+    "/*.rst",
+    "/*.txt",
+    "/*.lock",
+    "/LICENSE*",
+    "/Makefile",
+)
+
+
+def local_dirs(path: Path) -> list[Path]:
+    """Local packages a requirements input depends on, found without running
+    anything (so the no-op check can see their files)."""
+    kind = kind_of(path)
+    if kind == "requirements":
+        try:
+            lines = _join_continuations(path.read_text("utf-8"))
+        except OSError:
+            return []
+        return local_packages(lines, path.parent)[1]
+    if kind == "uv.lock":
+        try:
+            lock = tomllib.loads(path.read_text("utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):
+            return []
+        found = []
+        for package in lock.get("package", []):
+            source = package.get("source", {})
+            where = source.get("editable") or source.get("directory") or source.get("path")
+            if isinstance(where, str) and where not in (".", "") and (path.parent / where).is_dir():
+                found.append((path.parent / where).resolve())
+        return sorted(set(found))
+    return []
+
+
+def package_root(directory: Path) -> Path:
+    """Where a local package's importable code is: ``src/`` when it has one."""
+    return directory / "src" if (directory / "src").is_dir() else directory
