@@ -21,7 +21,7 @@ from . import __version__, manifest, render
 from .config import Project, single_function
 from .digest import b64, file_sha256
 from .errors import EXIT_CHECK, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_STALE, ConfigError, LambdapackError
-from .pipeline import BuildFailed, check, check_zip, compare, load, run
+from .pipeline import BuildFailed, check, check_zip, compare, load, lock_functions, run
 from .runtimes import ARCHITECTURES, RUNTIMES
 
 _PROJECT_DIR = click.option(
@@ -108,6 +108,7 @@ def main() -> None:
 @click.option(
     "--refresh", is_flag=True, help="Re-resolve unpinned requirements instead of reusing the cache."
 )
+@click.option("--locked", is_flag=True, help="Never resolve: fail unless every lock file is current.")
 @click.option(
     "--check",
     "check_only",
@@ -132,6 +133,7 @@ def build(
     no_verify: bool,
     jobs: int | None,
     refresh: bool,
+    locked: bool,
     check_only: bool,
     as_json: bool,
     quiet: bool,
@@ -191,6 +193,7 @@ def build(
                 check=not no_verify,
                 jobs=jobs,
                 refresh=refresh,
+                locked=locked,
                 on_progress=display.update,
             )
         except BuildFailed as exc:
@@ -263,6 +266,37 @@ class _Progress:
         if self._drawn:
             click.echo(f"\x1b[{self._drawn}F\x1b[J", err=True, nl=False)
             self._drawn = 0
+
+
+@main.command("lock")
+@click.argument("names", nargs=-1)
+@_PROJECT_DIR
+@click.option(
+    "--check", "check_only", is_flag=True, help="Change nothing; exit 4 if a lock is missing or stale."
+)
+def lock_(names: Sequence[str], project_dir: Path, check_only: bool) -> None:
+    """Resolve the functions' requirements for their targets into lock files.
+
+    Each lock (``<stem>.<runtime>-<architecture>.lock.txt`` beside the
+    requirements input, pip-tools format with hashes) is used by later builds
+    instead of resolving; ``build --locked`` requires them."""
+    with _errors():
+        project = load(project_dir)
+        results = lock_functions(project, list(names), check_only=check_only)
+        stale = False
+        for result in results:
+            where = os.path.relpath(result.path, Path.cwd())
+            functions = ", ".join(result.functions)
+            if result.problem is None:
+                detail = f"{result.packages} packages" if result.packages else "current"
+                click.echo(f"{where}: {detail} ({functions})", err=True)
+            else:
+                stale = True
+                click.echo(f"lambdapack: error: {where}: {result.problem} ({functions})", err=True)
+        if not results:
+            click.echo("no function has requirements to lock", err=True)
+        if stale:
+            sys.exit(EXIT_STALE)
 
 
 @main.group()

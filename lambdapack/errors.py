@@ -72,6 +72,12 @@ class VerifyError(BuildError):
     exit_code = EXIT_CHECK
 
 
+class StaleError(BuildError):
+    """A lock file or a prebuilt artifact is not what its inputs give now."""
+
+    exit_code = EXIT_STALE
+
+
 class ToolError(BuildError):
     """An external tool could not be run."""
 

@@ -8,6 +8,7 @@ evaluated for Linux, the target Python and machine, never for the host.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -213,3 +214,56 @@ def _is_hashed_pin(line: str) -> bool:
         return not _is_include(line)
     requirement = line.split(";", 1)[0]
     return "==" in requirement and "--hash=" in line
+
+
+# -- lock files -------------------------------------------------------------
+
+LOCK_SUFFIX = ".lock.txt"
+_LOCK_MARK = "# lambdapack-lock:"
+
+
+def lock_file_path(requirements: Path, target: Target) -> Path:
+    """Where ``lambdapack lock`` keeps the resolution of ``requirements`` for
+    ``target``: beside it, ``<stem>.<runtime>-<architecture>.lock.txt``."""
+    stem = requirements.name.split(".")[0] or "requirements"
+    return requirements.parent / f"{stem}.{target.runtime.name}-{target.architecture.name}{LOCK_SUFFIX}"
+
+
+def render_lock(body: str, *, input_digest: str, target: Target, source: str) -> str:
+    """A pip-tools-format lock (``name==version --hash=…``) with a header that
+    lets ``lock --check`` tell whether it is still the resolution of its input."""
+    body = "".join(" ".join(line.split()) + "\n" for line in _logical_lines(body) if not line.startswith("-"))
+    body_digest = hashlib.sha256(body.encode()).hexdigest()
+    header = (
+        f"# Resolved by `lambdapack lock` from {source} for {target.describe()} "
+        f"({target.uv_platform}, Python {target.python_version}). Do not edit: run `lambdapack lock`.\n"
+        f"{_LOCK_MARK} target={target.runtime.name}-{target.architecture.name} "
+        f"input={input_digest} body={body_digest}\n"
+    )
+    return header + body
+
+
+def lock_status(path: Path, *, input_digest: str, target: Target) -> str | None:
+    """None when ``path`` is the current lock of its input for ``target``, else why not."""
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"unreadable: {exc}"
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith(_LOCK_MARK):
+            fields = dict(item.split("=", 1) for item in line[len(_LOCK_MARK) :].split() if "=" in item)
+    if not fields:
+        return "stale: not written by lambdapack lock"
+    if fields.get("target") != f"{target.runtime.name}-{target.architecture.name}":
+        return f"stale: made for {fields.get('target', 'another target')}, not {target.describe()}"
+    if fields.get("input") != input_digest:
+        return "stale: its requirements input changed since it was made"
+    body = "".join(
+        line + "\n" for line in text.splitlines(keepends=False) if line and not line.startswith("#")
+    )
+    if hashlib.sha256(body.encode()).hexdigest() != fields.get("body"):
+        return "stale: edited by hand"
+    return None

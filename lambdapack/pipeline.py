@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING
 
 from . import __version__, archive, fingerprint, manifest, sources
 from .archive import ArchiveEntry
+from .atomic import write_bytes
 from .cache import Cache, cache_dir
 from .cache import key as cache_key
 from .config import FunctionSpec, Overrides, Project, find_config, load_project, single_function
 from .digest import b64, sha256_hex
-from .errors import BuildError, ConfigError, SourceError, VerifyError
+from .errors import BuildError, ConfigError, SourceError, StaleError, VerifyError
 from .fingerprint import BuildState, Record
 from .manifest import Artifact
 from .runtimes import ARCHITECTURES, RUNTIMES, target
@@ -74,6 +75,7 @@ def build(
     check: bool = True,
     jobs: int | None = None,
     refresh: bool = False,
+    locked: bool = False,
     on_progress: ProgressCallback | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> list[Artifact]:
@@ -87,6 +89,7 @@ def build(
         check=check,
         jobs=jobs,
         refresh=refresh,
+        locked=locked,
         on_progress=on_progress,
         environ=environ,
     )
@@ -180,6 +183,7 @@ class _Context:
     epoch: int | None
     check: bool
     refresh: bool
+    locked: bool
     environ: Mapping[str, str]
     report: ProgressCallback
     skip: tuple[Path, ...]  # directories never packaged (output directories)
@@ -192,6 +196,7 @@ def run(
     check: bool = True,
     jobs: int | None = None,
     refresh: bool = False,
+    locked: bool = False,
     on_progress: ProgressCallback | None = None,
     environ: Mapping[str, str] | None = None,
     engine: Engine | None = None,
@@ -216,6 +221,7 @@ def run(
         epoch=source_date_epoch(env),
         check=check,
         refresh=refresh,
+        locked=locked,
         environ=env,
         report=on_progress or (lambda _name, _stage: None),
         skip=(project.output, *skip),
@@ -301,6 +307,65 @@ def compare(
                 )
             )
     return drifts
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LockResult:
+    """One lock file: where, for which functions, and its state."""
+
+    path: Path
+    functions: tuple[str, ...]
+    problem: str | None  # None: current (or just written)
+    packages: int = 0
+
+
+def lock_functions(
+    project: Project,
+    names: Sequence[str],
+    *,
+    check_only: bool = False,
+    environ: Mapping[str, str] | None = None,
+    engine: Engine | None = None,
+) -> list[LockResult]:
+    """Resolve each selected function's requirements for its target into its
+    lock file (``lock.lock_file_path``); functions sharing an input and a target
+    share one lock. With ``check_only``, only report which are missing or stale."""
+    from . import lock
+    from .engine import UvEngine
+
+    env = os.environ if environ is None else environ
+    engine = engine or UvEngine(environ=env)
+    groups: dict[Path, list[FunctionSpec]] = {}
+    for spec in project.select(names):
+        if spec.requirements is not None:
+            groups.setdefault(lock.lock_file_path(spec.requirements, spec.target), []).append(spec)
+    results = []
+    for path, specs in sorted(groups.items()):
+        spec = specs[0]
+        assert spec.requirements is not None
+        digest = _input_digest(spec)
+        names_ = tuple(s.name for s in specs)
+        problem = lock.lock_status(path, input_digest=digest, target=spec.target)
+        if check_only or problem is None:
+            results.append(LockResult(path=path, functions=names_, problem=problem))
+            continue
+        with tempfile.TemporaryDirectory(prefix="lambdapack-lock-") as work:
+            locked = lock.prepare(
+                spec.requirements,
+                spec.target,
+                Path(work),
+                engine,
+                cwd=project.root,
+                selection=spec.selection,
+                index_args=spec.index.args(),
+            )
+            body = "" if locked.empty else locked.resolved.read_text("utf-8")
+        source = os.path.relpath(spec.requirements, project.root)
+        text = lock.render_lock(body, input_digest=digest, target=spec.target, source=source)
+        write_bytes(path, text.encode("utf-8"))
+        packages = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
+        results.append(LockResult(path=path, functions=names_, problem=None, packages=packages))
+    return results
 
 
 def source_date_epoch(environ: Mapping[str, str]) -> int | None:
@@ -426,7 +491,15 @@ def _dependencies(
         "lock", requirements_digest, target.uv_platform, target.python_version,
         _index_environment(context.environ),
     )  # fmt: skip
-    reuse = None if context.refresh else cache.lock_file(lock_key)
+    lock_file = lock.lock_file_path(spec.requirements, target)
+    stale = lock.lock_status(lock_file, input_digest=_input_digest(spec), target=target)
+    if context.locked and stale is not None:
+        where = os.path.relpath(lock_file, context.project.root)
+        raise StaleError(f"--locked: {where}: {stale}; run `lambdapack lock {spec.name}`")
+    if stale is None:
+        reuse: Path | None = lock_file
+    else:
+        reuse = None if context.refresh else cache.lock_file(lock_key)
     if reuse is None:
         context.report(spec.name, "resolving")
     locked = lock.prepare(
@@ -476,15 +549,27 @@ def _runtime_packages_warning() -> Finding:
     )
 
 
-def _requirements_digest(spec: FunctionSpec) -> str | None:
-    """The requirements input with the files that give it meaning."""
-    if spec.requirements is None:
-        return None
+def _input_digest(spec: FunctionSpec) -> str:
+    """The requirements input with the files that give it meaning and the
+    selection made from it (what a lock file is the resolution of)."""
+    assert spec.requirements is not None
     from .inputs import related
 
     parts = [fingerprint.requirements_digest(spec.requirements)]
     parts += [fingerprint.requirements_digest(p) for p in related(spec.requirements)]
+    parts.append(repr((spec.selection.extras, spec.selection.groups, spec.selection.package)))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _requirements_digest(spec: FunctionSpec) -> str | None:
+    """Everything about the dependencies that a build starts from, lock file included."""
+    if spec.requirements is None:
+        return None
+    from .lock import lock_file_path
+
+    lock_file = lock_file_path(spec.requirements, spec.target)
+    lock_digest = fingerprint.requirements_digest(lock_file) if lock_file.exists() else "-"
+    return hashlib.sha256(f"{_input_digest(spec)}\n{lock_digest}".encode()).hexdigest()
 
 
 def _local_package_files(spec: FunctionSpec, context: _Context) -> tuple[ArchiveEntry, ...]:

@@ -40,6 +40,7 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     ".env",
     ".env.*",
     ".gitignore",
+    "*.lock.txt",
     ".DS_Store",
     ".idea/",
     ".vscode/",
