@@ -12,13 +12,13 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import click
 
 from . import __version__, manifest, render
-from .config import Project, single_function
+from .config import IndexOptions, Project, single_function
 from .digest import b64, file_sha256
 from .errors import EXIT_CHECK, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_STALE, ConfigError, LambdapackError
 from .pipeline import BuildFailed, check, check_zip, compare, load, lock_functions, run
@@ -31,6 +31,28 @@ _PROJECT_DIR = click.option(
     default=".",
     help="Where to look for lambdapack.toml (and its parents). Default: current directory.",
 )
+
+
+_INDEX_OPTIONS = [
+    click.option(
+        "--index-url", help="Package index to use instead of the configured one (may hold credentials)."
+    ),
+    click.option(
+        "--extra-index-url", "extra_index_urls", multiple=True, help="Additional index (repeatable)."
+    ),
+    click.option("--find-links", multiple=True, help="Directory or page of wheels to use too (repeatable)."),
+]
+
+
+def _index_options(function: Callable[..., None]) -> Callable[..., None]:
+    for option in reversed(_INDEX_OPTIONS):
+        function = option(function)
+    return function
+
+
+def _index(index_url: str | None, extra_index_urls: Sequence[str], find_links: Sequence[str]) -> IndexOptions:
+    links = tuple(str(Path(link).resolve()) if "://" not in link else link for link in find_links)
+    return IndexOptions(index_url=index_url, extra_index_urls=tuple(extra_index_urls), find_links=links)
 
 
 @contextlib.contextmanager
@@ -108,6 +130,7 @@ def main() -> None:
 @click.option(
     "--refresh", is_flag=True, help="Re-resolve unpinned requirements instead of reusing the cache."
 )
+@_index_options
 @click.option("--locked", is_flag=True, help="Never resolve: fail unless every lock file is current.")
 @click.option(
     "--check",
@@ -133,6 +156,9 @@ def build(
     no_verify: bool,
     jobs: int | None,
     refresh: bool,
+    index_url: str | None,
+    extra_index_urls: Sequence[str],
+    find_links: Sequence[str],
     locked: bool,
     check_only: bool,
     as_json: bool,
@@ -174,7 +200,13 @@ def build(
             stray = [f"--{option}" for option, value in only_with_source if value]
             if stray:
                 raise ConfigError([f"{', '.join(stray)} only apply with --source"])
-            project = load(project_dir, runtime=runtime, architecture=architecture, output=output)
+            project = load(
+                project_dir,
+                runtime=runtime,
+                architecture=architecture,
+                output=output,
+                index=_index(index_url, extra_index_urls, find_links),
+            )
         if no_verify:
             click.echo(
                 "lambdapack: warning: --no-verify: packages are not checked and may fail on Lambda",
@@ -274,21 +306,30 @@ class _Progress:
 @click.option(
     "--check", "check_only", is_flag=True, help="Change nothing; exit 4 if a lock is missing or stale."
 )
-def lock_(names: Sequence[str], project_dir: Path, check_only: bool) -> None:
+@_index_options
+def lock_(
+    names: Sequence[str],
+    project_dir: Path,
+    check_only: bool,
+    index_url: str | None,
+    extra_index_urls: Sequence[str],
+    find_links: Sequence[str],
+) -> None:
     """Resolve the functions' requirements for their targets into lock files.
 
     Each lock (``<stem>.<runtime>-<architecture>.lock.txt`` beside the
     requirements input, pip-tools format with hashes) is used by later builds
     instead of resolving; ``build --locked`` requires them."""
     with _errors():
-        project = load(project_dir)
+        project = load(project_dir, index=_index(index_url, extra_index_urls, find_links))
         results = lock_functions(project, list(names), check_only=check_only)
         stale = False
         for result in results:
             where = os.path.relpath(result.path, Path.cwd())
             functions = ", ".join(result.functions)
             if result.problem is None:
-                detail = f"{result.packages} packages" if result.packages else "current"
+                count = result.packages
+                detail = f"{count} package{'s' * (count != 1)}" if count else "current"
                 click.echo(f"{where}: {detail} ({functions})", err=True)
             else:
                 stale = True

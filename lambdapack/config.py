@@ -143,6 +143,9 @@ class Overrides:
     runtime: str | None = None
     architecture: str | None = None
     output: str | Path | None = None
+    #: Index options from the command line: added to (extra index URLs, find
+    #: links) or replacing (index URL) the config's.
+    index: IndexOptions = field(default_factory=lambda: IndexOptions())
 
 
 def find_config(start: Path) -> Path | None:
@@ -330,12 +333,15 @@ def _function(
             package=_string(raw, "package", key, problems),
         ),
         index=IndexOptions(
-            index_url=_string(raw, "index_url", key, problems) or defaults.get("index_url"),
+            index_url=overrides.index.index_url
+            or _string(raw, "index_url", key, problems)
+            or defaults.get("index_url"),
             extra_index_urls=(
                 *defaults.get("extra_index_urls", ()),
                 *_patterns(raw, "extra_index_urls", key, problems),
+                *overrides.index.extra_index_urls,
             ),
-            find_links=tuple(find_links),
+            find_links=(*find_links, *overrides.index.find_links),
         ),
         exclude_runtime_packages=bool(
             defaults.get("exclude_runtime_packages") if own_runtime_flag is None else own_runtime_flag

@@ -61,6 +61,11 @@ class UvEngine:
         self._lock = threading.Lock()
         base = dict(os.environ if environ is None else environ)
         base.setdefault("UV_NO_PROGRESS", "1")
+        # pip's index settings count too (uv reads only its own variables).
+        if base.get("PIP_INDEX_URL") and not (base.get("UV_INDEX_URL") or base.get("UV_DEFAULT_INDEX")):
+            base["UV_INDEX_URL"] = base["PIP_INDEX_URL"]
+        if base.get("PIP_EXTRA_INDEX_URL") and not base.get("UV_EXTRA_INDEX_URL"):
+            base["UV_EXTRA_INDEX_URL"] = base["PIP_EXTRA_INDEX_URL"]
         base["NO_COLOR"] = "1"
         self._env = base
 

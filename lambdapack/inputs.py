@@ -180,7 +180,7 @@ def _poetry(path: Path, selection: Selection, work: Path) -> Materialized:
         hashes = [f["hash"] for f in package.get("files", []) if "hash" in f]
         pins[name] = (package["version"], hashes)
     wanted = _poetry_dependencies(project, selection)
-    missing = [name for name in wanted if _normalize(name.split("[")[0]) not in pins]
+    missing = [name for name in wanted if _normalize(_requirement_name(name)) not in pins]
     if missing:
         raise ResolveError(f"{path}: {', '.join(missing)} not in the lock; run poetry lock")
     (work / "poetry.in").write_text("".join(f"{name}\n" for name in wanted), encoding="utf-8")
@@ -227,6 +227,15 @@ def _poetry_dependencies(project: dict[str, Any], selection: Selection) -> list[
         extras = spec.get("extras") if isinstance(spec, dict) else None
         names.append(f"{name}[{','.join(extras)}]" if extras else name)
     return names
+
+
+def _requirement_name(requirement: str) -> str:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        return Requirement(requirement).name
+    except InvalidRequirement:
+        return re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0]
 
 
 def _normalize(name: str) -> str:

@@ -24,7 +24,15 @@ from .archive import ArchiveEntry
 from .atomic import write_bytes
 from .cache import Cache, cache_dir
 from .cache import key as cache_key
-from .config import FunctionSpec, Overrides, Project, find_config, load_project, single_function
+from .config import (
+    FunctionSpec,
+    IndexOptions,
+    Overrides,
+    Project,
+    find_config,
+    load_project,
+    single_function,
+)
 from .digest import b64, sha256_hex
 from .errors import BuildError, ConfigError, SourceError, StaleError, VerifyError
 from .fingerprint import BuildState, Record
@@ -158,6 +166,7 @@ def load(
     runtime: str | None = None,
     architecture: str | None = None,
     output: str | Path | None = None,
+    index: IndexOptions | None = None,
 ) -> Project:
     """Find and load the project config at or above ``project_dir``."""
     start = Path(project_dir).resolve()
@@ -169,7 +178,10 @@ def load(
                 "create one, or pass --source/--handler/--runtime/--architecture"
             ]
         )
-    return load_project(config_file, Overrides(runtime=runtime, architecture=architecture, output=output))
+    overrides = Overrides(
+        runtime=runtime, architecture=architecture, output=output, index=index or IndexOptions()
+    )
+    return load_project(config_file, overrides)
 
 
 @dataclass(kw_only=True, slots=True)
