@@ -57,7 +57,6 @@ class Materialized:
     path: Path  # a pip requirements file, or pyproject.toml for uv to read
     hashed: bool  # every requirement pinned with hashes (a lock format): install as it is
     compile_args: tuple[str, ...] = ()  # extra arguments for ``uv pip compile``
-    local: tuple[Path, ...] = ()  # local packages whose sources go into the zip
 
 
 def kind_of(path: Path) -> str:
@@ -147,10 +146,10 @@ def _uv_export(path: Path, selection: Selection, work: Path, engine: Engine) -> 
             details=tool_details(proc.command, proc.stderr),
         )
     lines = _join_continuations(proc.stdout)
-    rest, local = local_packages(lines, path.parent)
+    rest, _local = local_packages(lines, path.parent)  # shipped as sources: see local_dirs
     out = work / "from-uv.lock.txt"
     out.write_text("".join(line + "\n" for line in rest), encoding="utf-8")
-    return Materialized(path=out, hashed=True, local=tuple(local))
+    return Materialized(path=out, hashed=True)
 
 
 def _join_continuations(text: str) -> list[str]:

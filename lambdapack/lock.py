@@ -35,8 +35,6 @@ class Lock:
     #: check its transitive closure), False when lambdapack resolved it.
     user_pinned: bool
     empty: bool
-    #: Local packages (path / editable requirements) whose sources go into the zip.
-    local: tuple[Path, ...] = ()
 
 
 def prepare(
@@ -58,7 +56,6 @@ def prepare(
     (a lock file or the cache); ``keep`` stores a fresh one and returns where it
     went."""
     materialized = materialize(requirements, selection or Selection(), workdir, engine)
-    local = materialized.local
     if materialized.path.name == "pyproject.toml":
         lines: list[str] = ["<pyproject>"]
     else:
@@ -67,28 +64,18 @@ def prepare(
         except (OSError, UnicodeDecodeError) as exc:
             raise ResolveError(f"cannot read requirements file {requirements}: {exc}") from None
         lines, found = local_packages(list(_logical_lines(text)), materialized.path.parent)
-        local += tuple(found)
-        if found:  # local packages go into the zip as sources; the rest is installed
+        if found:  # local packages go into the zip as sources (inputs.local_dirs); the rest is installed
             stripped = workdir / f"without-local-{materialized.path.name}"
             stripped.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
             materialized = replace(materialized, path=stripped)
-    if not any(not line.startswith("-") or _is_include(line) for line in lines):
+    empty = not any(not line.startswith("-") or _is_include(line) for line in lines)
+    if empty or all(_is_hashed_pin(line) for line in lines):  # nothing to resolve
         return Lock(
             path=materialized.path,
             source=requirements,
             resolved=materialized.path,
             user_pinned=True,
-            empty=True,
-            local=local,
-        )
-    if all(_is_hashed_pin(line) for line in lines):
-        return Lock(
-            path=materialized.path,
-            source=requirements,
-            resolved=materialized.path,
-            user_pinned=True,
-            empty=False,
-            local=local,
+            empty=empty,
         )
     resolved = reuse
     if resolved is None:
@@ -110,7 +97,6 @@ def prepare(
         resolved=resolved,
         user_pinned=False,
         empty=all(line.startswith("-") for line in pins),
-        local=local,
     )
 
 
