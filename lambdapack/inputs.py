@@ -145,25 +145,30 @@ def _uv_export(path: Path, selection: Selection, work: Path, engine: Engine) -> 
             f"{path}: uv export failed: {' '.join(proc.stderr.split())}",
             details=tool_details(proc.command, proc.stderr),
         )
-    lines = _join_continuations(proc.stdout)
+    lines = logical_lines(proc.stdout)
     rest, _local = local_packages(lines, path.parent)  # shipped as sources: see local_dirs
     out = work / "from-uv.lock.txt"
     out.write_text("".join(line + "\n" for line in rest), encoding="utf-8")
     return Materialized(path=out, hashed=True)
 
 
-def _join_continuations(text: str) -> list[str]:
-    lines, buffer = [], ""
+def logical_lines(text: str) -> list[str]:
+    """Requirement lines with backslash continuations joined, comments dropped
+    and whitespace runs collapsed."""
+    joined: list[str] = []
+    buffer = ""
     for raw in text.splitlines():
-        line = raw.split(" #", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
+        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
         if line.endswith("\\"):
-            buffer += line[:-1].strip() + " "
+            buffer += line[:-1] + " "
             continue
-        buffer += line.strip()
-        if buffer:
-            lines.append(buffer)
+        buffer += line
+        if buffer.strip():
+            joined.append(" ".join(buffer.split()))
         buffer = ""
-    return lines
+    if buffer.strip():
+        joined.append(" ".join(buffer.split()))
+    return joined
 
 
 def _poetry(path: Path, selection: Selection, work: Path) -> Materialized:
@@ -202,7 +207,7 @@ def poetry_hashes(resolved: Path, work: Path) -> None:
         return
     hashes: dict[str, list[str]] = json.loads(table.read_text("utf-8"))
     out = []
-    for line in _join_continuations(resolved.read_text("utf-8")):
+    for line in logical_lines(resolved.read_text("utf-8")):
         found = re.match(r"^([A-Za-z0-9._-]+)==", line)
         if found and _normalize(found.group(1)) in hashes:
             head = line.split(" --hash=", 1)[0]
@@ -264,7 +269,7 @@ def local_dirs(path: Path) -> list[Path]:
     kind = kind_of(path)
     if kind == "requirements":
         try:
-            lines = _join_continuations(path.read_text("utf-8"))
+            lines = logical_lines(path.read_text("utf-8"))
         except OSError:
             return []
         return local_packages(lines, path.parent)[1]

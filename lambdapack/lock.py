@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .engine import Engine, ToolResult
 from .errors import ResolveError, redact, tool_details
-from .inputs import Selection, local_packages, materialize, poetry_hashes
+from .inputs import Selection, local_packages, logical_lines, materialize, poetry_hashes
 from .runtimes import Target
 
 
@@ -63,7 +63,7 @@ def prepare(
             text = materialized.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ResolveError(f"cannot read requirements file {requirements}: {exc}") from None
-        lines, found = local_packages(list(_logical_lines(text)), materialized.path.parent)
+        lines, found = local_packages(list(logical_lines(text)), materialized.path.parent)
         if found:  # local packages go into the zip as sources (inputs.local_dirs); the rest is installed
             stripped = workdir / f"without-local-{materialized.path.name}"
             stripped.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
@@ -86,7 +86,7 @@ def prepare(
             raise resolve_error(result, target, requirements)
         poetry_hashes(output, workdir)
         resolved = keep(output) if keep else output
-    pins = _logical_lines(resolved.read_text("utf-8"))
+    pins = logical_lines(resolved.read_text("utf-8"))
     install_input = workdir / "install-requirements.txt"
     base = materialized.path.parent
     options = [_absolute_option(line, base) for line in lines if _is_index_option(line)]
@@ -172,24 +172,6 @@ def _summary(stderr: str) -> str:
     return "; ".join(found["cause"] or found["error"]) or " ".join(stderr.split())
 
 
-def _logical_lines(text: str) -> list[str]:
-    """Requirement lines with continuations joined and comments dropped."""
-    joined: list[str] = []
-    buffer = ""
-    for raw in text.splitlines():
-        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
-        if line.endswith("\\"):
-            buffer += line[:-1] + " "
-            continue
-        buffer += line
-        if buffer.strip():
-            joined.append(buffer.strip())
-        buffer = ""
-    if buffer.strip():
-        joined.append(buffer.strip())
-    return joined
-
-
 def _is_include(line: str) -> bool:
     return line.startswith(("-r", "-c", "--requirement", "--constraint", "-e", "--editable"))
 
@@ -218,7 +200,7 @@ def lock_file_path(requirements: Path, target: Target) -> Path:
 def render_lock(body: str, *, input_digest: str, target: Target, source: str) -> str:
     """A pip-tools-format lock (``name==version --hash=…``) with a header that
     lets ``lock --check`` tell whether it is still the resolution of its input."""
-    body = "".join(" ".join(line.split()) + "\n" for line in _logical_lines(body) if not line.startswith("-"))
+    body = "".join(line + "\n" for line in logical_lines(body) if not line.startswith("-"))
     body_digest = hashlib.sha256(body.encode()).hexdigest()
     header = (
         f"# Resolved by `lambdapack lock` from {source} for {target.describe()} "

@@ -404,7 +404,8 @@ def _build_one(context: _Context, spec: FunctionSpec) -> tuple[Artifact, Record 
     )
     own = own + _local_package_files(spec, context)
     hashes = [context.state.files.sha256(entry.path) for entry in own]
-    requirements = _requirements_digest(spec)
+    input_digest = _input_digest(spec) if spec.requirements else ""
+    requirements = _requirements_digest(spec, input_digest)
     settings = {
         "runtime": spec.target.runtime.name,
         "architecture": spec.target.architecture.name,
@@ -431,7 +432,11 @@ def _build_one(context: _Context, spec: FunctionSpec) -> tuple[Artifact, Record 
 
     work = Path(tempfile.mkdtemp(prefix=f"lambdapack-{spec.name}-"))
     try:
-        deps = _dependencies(context, spec, work, requirements or "") if spec.requirements else None
+        deps = (
+            _dependencies(context, spec, work, requirements or "", input_digest)
+            if spec.requirements
+            else None
+        )
         dependencies = deps.entries if deps else ()
         own_entries = [
             replace(entry, compressed=context.cache.compressed(content, entry.path))
@@ -491,7 +496,7 @@ def _dependency_findings(deps: DependencySet, target: Target) -> tuple[frozenset
 
 
 def _dependencies(
-    context: _Context, spec: FunctionSpec, work: Path, requirements_digest: str
+    context: _Context, spec: FunctionSpec, work: Path, requirements_digest: str, input_digest: str
 ) -> DependencySet | None:
     """The function's dependencies as zip entries, from the cache when this
     lock was installed for this target before."""
@@ -504,7 +509,7 @@ def _dependencies(
         _index_environment(context.environ),
     )  # fmt: skip
     lock_file = lock.lock_file_path(spec.requirements, target)
-    stale = lock.lock_status(lock_file, input_digest=_input_digest(spec), target=target)
+    stale = lock.lock_status(lock_file, input_digest=input_digest, target=target)
     if context.locked and stale is not None:
         where = os.path.relpath(lock_file, context.project.root)
         raise StaleError(f"--locked: {where}: {stale}; run `lambdapack lock {spec.name}`")
@@ -573,7 +578,7 @@ def _input_digest(spec: FunctionSpec) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def _requirements_digest(spec: FunctionSpec) -> str | None:
+def _requirements_digest(spec: FunctionSpec, input_digest: str) -> str | None:
     """Everything about the dependencies that a build starts from, lock file included."""
     if spec.requirements is None:
         return None
@@ -581,7 +586,7 @@ def _requirements_digest(spec: FunctionSpec) -> str | None:
 
     lock_file = lock_file_path(spec.requirements, spec.target)
     lock_digest = fingerprint.requirements_digest(lock_file) if lock_file.exists() else "-"
-    return hashlib.sha256(f"{_input_digest(spec)}\n{lock_digest}".encode()).hexdigest()
+    return hashlib.sha256(f"{input_digest}\n{lock_digest}".encode()).hexdigest()
 
 
 def _local_package_files(spec: FunctionSpec, context: _Context) -> tuple[ArchiveEntry, ...]:
