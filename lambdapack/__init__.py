@@ -29,8 +29,8 @@ if TYPE_CHECKING:
         VerifyError,
     )
     from .manifest import MANIFEST_NAME, Artifact
-    from .pipeline import BuildFailed, build, build_function, check, check_zip, project_root
     from .runtimes import ARCHITECTURES, RUNTIMES
+    from .usecases.build import BuildFailed, build, build_function, check, check_zip, project_root
     from .verify import Finding, Report
 
 #: Where each public name lives; imported on first use so that `lambdapack`
@@ -49,12 +49,12 @@ _LAZY = {
     "VerifyError": "errors",
     "MANIFEST_NAME": "manifest",
     "Artifact": "manifest",
-    "BuildFailed": "pipeline",
-    "build": "pipeline",
-    "build_function": "pipeline",
-    "check": "pipeline",
-    "check_zip": "pipeline",
-    "project_root": "pipeline",
+    "BuildFailed": "usecases.build",
+    "build": "usecases.build",
+    "build_function": "usecases.build",
+    "check": "usecases.build",
+    "check_zip": "usecases.build",
+    "project_root": "usecases.build",
     "ARCHITECTURES": "runtimes",
     "RUNTIMES": "runtimes",
     "Finding": "verify",

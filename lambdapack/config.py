@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .inputs import Selection, kind_of
+from .python.inputs import Selection, kind_of
 from .runtimes import ARCHITECTURES, RUNTIMES, Target, target
 
 if sys.version_info >= (3, 11):

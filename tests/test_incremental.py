@@ -14,9 +14,9 @@ import pytest
 import lambdapack
 from conftest import run_cli, write_tree
 from lambdapack.config import load_project
-from lambdapack.engine import ToolResult, UvEngine
-from lambdapack.pipeline import run
+from lambdapack.python.engine import ToolResult, UvEngine
 from lambdapack.runtimes import Target
+from lambdapack.usecases.build import run
 
 CONFIG = (
     'runtime = "python3.12"\narchitecture = "arm64"\n[functions.fn]\nsource = "fn"\nhandler = "app.handler"\n'

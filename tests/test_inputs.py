@@ -19,7 +19,7 @@ import pytest
 from packaging.version import Version
 
 from conftest import run_cli, write_tree
-from lambdapack.engine import UvEngine
+from lambdapack.python.engine import UvEngine
 
 APP = "import six\n\ndef handler(event, context):\n    return six.PY3\n"
 PINS = ["six==1.17.0", "orjson==3.10.18"]

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from lambdapack.engine import ToolResult, UvEngine
-from lambdapack.lock import prepare, resolve_error
+from lambdapack.python.engine import ToolResult, UvEngine
+from lambdapack.python.lock import prepare, resolve_error
 from lambdapack.runtimes import target
 
 HASHED = """\

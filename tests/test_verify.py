@@ -14,7 +14,7 @@ import pytest
 
 from conftest import run_cli, write_tree
 from lambdapack.contents import ZipPackage
-from lambdapack.engine import UvEngine
+from lambdapack.python.engine import UvEngine
 from lambdapack.runtimes import target
 from lambdapack.verify import API_REQUEST_CAP, DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT, Report, verify
 

@@ -17,12 +17,19 @@ from pathlib import Path
 
 import click
 
-from . import __version__, manifest, render
-from .config import IndexOptions, Project, single_function
-from .digest import b64, file_sha256
-from .errors import EXIT_CHECK, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_STALE, ConfigError, LambdapackError
-from .pipeline import BuildFailed, check, check_zip, compare, load, lock_functions, run
-from .runtimes import ARCHITECTURES, RUNTIMES
+from lambdapack import __version__, manifest, render
+from lambdapack.config import IndexOptions, Project, single_function
+from lambdapack.digest import b64, file_sha256
+from lambdapack.errors import (
+    EXIT_CHECK,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_STALE,
+    ConfigError,
+    LambdapackError,
+)
+from lambdapack.runtimes import ARCHITECTURES, RUNTIMES
+from lambdapack.usecases.build import BuildFailed, check, check_zip, compare, load, lock_functions, run
 
 _PROJECT_DIR = click.option(
     "-C",
@@ -350,7 +357,7 @@ def cache() -> None:
 def cache_info(as_json: bool) -> None:
     """Where the cache is and what it holds."""
     with _errors():
-        from .cache import Cache, cache_dir
+        from lambdapack.cache import Cache, cache_dir
 
         store = Cache(cache_dir(os.environ))
         info = store.info()
@@ -370,7 +377,7 @@ def cache_info(as_json: bool) -> None:
 def cache_clean() -> None:
     """Remove everything in the cache."""
     with _errors():
-        from .cache import Cache, cache_dir
+        from lambdapack.cache import Cache, cache_dir
 
         store = Cache(cache_dir(os.environ))
         freed = store.clean()
@@ -431,8 +438,8 @@ def check_(
 @click.option("--json", "as_json", is_flag=True, help="Print the inventory as JSON on stdout.")
 def inspect_(zip_file: Path, top: int, as_json: bool) -> None:
     """Show what is inside ZIP and what takes the space."""
-    from .contents import ZipPackage
-    from .inventory import take
+    from lambdapack.contents import ZipPackage
+    from lambdapack.inventory import take
 
     with _errors():
         with ZipPackage(zip_file) as package:

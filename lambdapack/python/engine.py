@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .errors import ToolError
-from .runtimes import Target
+from lambdapack.errors import ToolError
+from lambdapack.runtimes import Target
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

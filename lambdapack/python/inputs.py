@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, ResolveError, tool_details
+from lambdapack.errors import ConfigError, ResolveError, tool_details
 
 if TYPE_CHECKING:
     from .engine import Engine

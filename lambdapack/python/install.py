@@ -14,10 +14,11 @@ from pathlib import Path
 from packaging.tags import Tag, parse_tag
 from pathspec import GitIgnoreSpec
 
+from lambdapack.errors import InstallError, tool_details
+from lambdapack.runtimes import Target
+
 from .engine import Engine, ToolResult
-from .errors import InstallError, tool_details
 from .lock import Lock, no_wheel_message, resolve_error
-from .runtimes import Target
 
 #: Files an installer writes into ``*.dist-info`` that record the host.
 INSTALLER_METADATA = ("INSTALLER", "REQUESTED", "direct_url.json", "uv_cache.json")

@@ -14,10 +14,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from lambdapack.errors import ResolveError, redact, tool_details
+from lambdapack.runtimes import Target
+
 from .engine import Engine, ToolResult
-from .errors import ResolveError, redact, tool_details
 from .inputs import Selection, local_packages, logical_lines, materialize, poetry_hashes
-from .runtimes import Target
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

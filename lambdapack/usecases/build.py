@@ -19,12 +19,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__, archive, fingerprint, manifest, sources
-from .archive import ArchiveEntry
-from .atomic import write_bytes
-from .cache import Cache, cache_dir
-from .cache import key as cache_key
-from .config import (
+from lambdapack import __version__, archive, manifest, sources
+from lambdapack import state as fingerprint
+from lambdapack.archive import ArchiveEntry
+from lambdapack.atomic import write_bytes
+from lambdapack.cache import Cache, cache_dir
+from lambdapack.cache import key as cache_key
+from lambdapack.config import (
     FunctionSpec,
     IndexOptions,
     Overrides,
@@ -33,17 +34,17 @@ from .config import (
     load_project,
     single_function,
 )
-from .digest import b64, sha256_hex
-from .errors import BuildError, ConfigError, SourceError, StaleError, VerifyError
-from .fingerprint import BuildState, Record
-from .manifest import Artifact
-from .runtimes import ARCHITECTURES, RUNTIMES, target
+from lambdapack.digest import b64, sha256_hex
+from lambdapack.errors import BuildError, ConfigError, SourceError, StaleError, VerifyError
+from lambdapack.manifest import Artifact
+from lambdapack.runtimes import ARCHITECTURES, RUNTIMES, target
+from lambdapack.state import BuildState, Record
 
 if TYPE_CHECKING:  # the rest is imported where a build needs it: a no-op build stays light
-    from .cache import DependencySet
-    from .engine import Engine
-    from .runtimes import Target
-    from .verify import Finding, Report
+    from lambdapack.cache import DependencySet
+    from lambdapack.python.engine import Engine
+    from lambdapack.runtimes import Target
+    from lambdapack.verify import Finding, Report
 
 #: Called with (function name, stage) as a build progresses:
 #: "resolving", "installing", "collecting", "checking", "zipping", "done".
@@ -222,7 +223,7 @@ def run(
     ``check`` (the default) each package is checked before its zip is written;
     a package with errors raises :class:`VerifyError` and leaves the previous
     zip in place. ``refresh`` re-resolves unpinned requirements."""
-    from .engine import UvEngine
+    from lambdapack.python.engine import UvEngine
 
     env = os.environ if environ is None else environ
     context = _Context(
@@ -296,7 +297,7 @@ def compare(
     """Build the selected functions afresh into a temporary directory and
     compare with the zips and manifest in the output directory, which are
     left untouched. An empty list means every artifact is what a build gives."""
-    from .digest import code_sha256
+    from lambdapack.digest import code_sha256
 
     recorded = manifest.read(manifest.manifest_path(project.output))["artifacts"]
     with tempfile.TemporaryDirectory(prefix="lambdapack-check-") as tmp:
@@ -342,8 +343,8 @@ def lock_functions(
     """Resolve each selected function's requirements for its target into its
     lock file (``lock.lock_file_path``); functions sharing an input and a target
     share one lock. With ``check_only``, only report which are missing or stale."""
-    from . import lock
-    from .engine import UvEngine
+    from lambdapack.python import lock
+    from lambdapack.python.engine import UvEngine
 
     env = os.environ if environ is None else environ
     engine = engine or UvEngine(environ=env)
@@ -427,8 +428,8 @@ def _build_one(context: _Context, spec: FunctionSpec) -> tuple[Artifact, Record 
         report(spec.name, "done")
         return _artifact_from(record, spec.name, zip_path), None, used
 
-    from .contents import StagedPackage
-    from .verify import render, verify, zipped_size_findings
+    from lambdapack.contents import StagedPackage
+    from lambdapack.verify import render, verify, zipped_size_findings
 
     work = Path(tempfile.mkdtemp(prefix=f"lambdapack-{spec.name}-"))
     try:
@@ -482,8 +483,8 @@ def _build_one(context: _Context, spec: FunctionSpec) -> tuple[Artifact, Record 
 
 def _dependency_findings(deps: DependencySet, target: Target) -> tuple[frozenset[str], list[Finding]]:
     """The per-file check results of a cached dependency set (computed once per set)."""
-    from .contents import StagedPackage
-    from .verify import Finding, file_findings
+    from lambdapack.contents import StagedPackage
+    from lambdapack.verify import Finding, file_findings
 
     names = frozenset(entry.name for entry in deps.entries)
     stored = deps.load_findings()
@@ -500,7 +501,7 @@ def _dependencies(
 ) -> DependencySet | None:
     """The function's dependencies as zip entries, from the cache when this
     lock was installed for this target before."""
-    from . import install, lock
+    from lambdapack.python import install, lock
 
     assert spec.requirements is not None
     target, cache = spec.target, context.cache
@@ -554,7 +555,7 @@ def _dependencies(
 
 
 def _runtime_packages_warning() -> Finding:
-    from .verify import Finding
+    from lambdapack.verify import Finding
 
     return Finding(
         severity="warning",
@@ -570,7 +571,7 @@ def _input_digest(spec: FunctionSpec) -> str:
     """The requirements input with the files that give it meaning and the
     selection made from it (what a lock file is the resolution of)."""
     assert spec.requirements is not None
-    from .inputs import related
+    from lambdapack.python.inputs import related
 
     parts = [fingerprint.requirements_digest(spec.requirements)]
     parts += [fingerprint.requirements_digest(p) for p in related(spec.requirements)]
@@ -582,7 +583,7 @@ def _requirements_digest(spec: FunctionSpec, input_digest: str) -> str | None:
     """Everything about the dependencies that a build starts from, lock file included."""
     if spec.requirements is None:
         return None
-    from .lock import lock_file_path
+    from lambdapack.python.lock import lock_file_path
 
     lock_file = lock_file_path(spec.requirements, spec.target)
     lock_digest = fingerprint.requirements_digest(lock_file) if lock_file.exists() else "-"
@@ -594,7 +595,7 @@ def _local_package_files(spec: FunctionSpec, context: _Context) -> tuple[Archive
     uv workspace members): they go into the zip as files, like the function's own."""
     if spec.requirements is None:
         return ()
-    from .inputs import LOCAL_PACKAGE_EXCLUDES, local_dirs, package_root
+    from lambdapack.python.inputs import LOCAL_PACKAGE_EXCLUDES, local_dirs, package_root
 
     files: list[ArchiveEntry] = []
     for directory in local_dirs(spec.requirements):
@@ -631,7 +632,7 @@ def _artifact_from(record: Record, name: str, zip_path: Path) -> Artifact:
     entry = record.artifact
     findings: tuple[Finding, ...] = ()
     if entry.get("findings"):
-        from .verify import Finding
+        from lambdapack.verify import Finding
 
         findings = tuple(Finding.from_json(f) for f in entry["findings"])
     return Artifact(
@@ -690,8 +691,8 @@ def check_zip(
     if problems:
         raise ConfigError(problems)
     assert runtime is not None and architecture is not None
-    from .contents import ZipPackage
-    from .verify import verify
+    from lambdapack.contents import ZipPackage
+    from lambdapack.verify import verify
 
     with ZipPackage(zip_path) as package:
         return verify(package, target(runtime, architecture), handler)
@@ -714,8 +715,8 @@ def check(
                 for name in missing
             ]
         )
-    from .contents import ZipPackage
-    from .verify import verify
+    from lambdapack.contents import ZipPackage
+    from lambdapack.verify import verify
 
     reports = []
     for spec in specs:

@@ -18,10 +18,10 @@ from typing import Any
 
 from packaging.tags import parse_tag
 
-from . import elf
-from .contents import Package, PackageFile, top_level
-from .install import tag_loads
-from .runtimes import SYSTEM_LIBRARIES, Target
+from lambdapack import elf
+from lambdapack.contents import Package, PackageFile, top_level
+from lambdapack.python.install import tag_loads
+from lambdapack.runtimes import SYSTEM_LIBRARIES, Target
 
 #: Lambda's limits, in bytes (docs/verify.md).
 DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024  # zipped, uploaded in the API request
