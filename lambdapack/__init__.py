@@ -1,4 +1,4 @@
-"""lambdapack: deterministic AWS Lambda packages for Python functions.
+"""lambdapack: deterministic, verified AWS Lambda packages.
 
 The library API (the CLI is a thin layer over it)::
 
@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     )
     from .manifest import MANIFEST_NAME, Artifact
     from .runtimes import ARCHITECTURES, RUNTIMES
-    from .usecases.build import BuildFailed, build, build_function, check, check_zip, project_root
+    from .usecases.build import BuildFailed, build, build_function
+    from .usecases.check import check, check_zip
+    from .usecases.project import project_root
     from .verify import Finding, Report
 
 #: Where each public name lives; imported on first use so that `lambdapack`
@@ -52,9 +54,9 @@ _LAZY = {
     "BuildFailed": "usecases.build",
     "build": "usecases.build",
     "build_function": "usecases.build",
-    "check": "usecases.build",
-    "check_zip": "usecases.build",
-    "project_root": "usecases.build",
+    "check": "usecases.check",
+    "check_zip": "usecases.check",
+    "project_root": "usecases.project",
     "ARCHITECTURES": "runtimes",
     "RUNTIMES": "runtimes",
     "Finding": "verify",

@@ -1,5 +1,6 @@
 """A package's files, whether staged on disk or already in a zip, behind one
-interface, with each file's owning distribution (from ``*.dist-info/RECORD``).
+interface, with each file's owning distribution (as the package's language
+tells it: lambdapack.ecosystem).
 
 Verification and inspection read packages only through :class:`Package`, so
 they work the same on lambdapack's staging tree and on any zip built by
@@ -8,11 +9,9 @@ anything (``zip``, ``zipfile``, other tools).
 
 from __future__ import annotations
 
-import csv
-import io
 import stat
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +31,7 @@ class PackageFile:
 class Distribution:
     name: str
     version: str
-    dist_info: str  # "name-version.dist-info"
+    metadata: str  # the directory that declares it ("name-version.dist-info")
 
     def label(self) -> str:
         return f"{self.name} {self.version}"
@@ -44,6 +43,8 @@ class Package:
     label: str
     files: tuple[PackageFile, ...]
     zipped_size: int | None
+    #: Finds each file's distribution; None: ask every language.
+    ownership: Callable[[Package], dict[str, Distribution]] | None = None
     _owner_map: dict[str, Distribution] | None = None
 
     def read(self, name: str) -> bytes:
@@ -53,9 +54,14 @@ class Package:
         return self.read(name)[:size]
 
     def owners(self) -> Mapping[str, Distribution]:
-        """Each file's owning distribution, from the RECORD files (cached)."""
+        """Each file's owning distribution (cached); files of the function's own code are absent."""
         if self._owner_map is None:
-            self._owner_map = _owners(self)
+            if self.ownership is not None:
+                self._owner_map = self.ownership(self)
+            else:
+                from lambdapack.ecosystem import owners_any
+
+                self._owner_map = owners_any(self)
         return self._owner_map
 
     def distributions(self) -> tuple[Distribution, ...]:
@@ -65,8 +71,14 @@ class Package:
 class StagedPackage(Package):
     """Entries about to be zipped (files on disk)."""
 
-    def __init__(self, entries: Sequence[ArchiveEntry], label: str) -> None:
+    def __init__(
+        self,
+        entries: Sequence[ArchiveEntry],
+        label: str,
+        ownership: Callable[[Package], dict[str, Distribution]] | None = None,
+    ) -> None:
         self.label = label
+        self.ownership = ownership
         self._paths = {e.name: e.path for e in entries}
         self.files = tuple(
             PackageFile(
@@ -89,8 +101,14 @@ class StagedPackage(Package):
 class ZipPackage(Package):
     """A zip file built by anything."""
 
-    def __init__(self, path: Path, label: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        label: str | None = None,
+        ownership: Callable[[Package], dict[str, Distribution]] | None = None,
+    ) -> None:
         self.label = label or str(path)
+        self.ownership = ownership
         try:
             self._zip = zipfile.ZipFile(path)
         except FileNotFoundError:
@@ -137,26 +155,3 @@ def _zip_mode(info: zipfile.ZipInfo) -> int | None:
     if info.create_system != 3 or not mode:
         return None
     return stat.S_IMODE(mode)
-
-
-def _owners(package: Package) -> dict[str, Distribution]:
-    owners: dict[str, Distribution] = {}
-    for record in (f.name for f in package.files if f.name.endswith(".dist-info/RECORD")):
-        dist_info = record[: -len("/RECORD")]
-        if "/" in dist_info:
-            continue
-        name, _, version = dist_info[: -len(".dist-info")].partition("-")
-        dist = Distribution(name=name, version=version, dist_info=dist_info)
-        for path in _record_paths(package.read(record)):
-            owners[path] = dist
-        for file in package.files:
-            if file.name.startswith(dist_info + "/"):
-                owners[file.name] = dist
-    return owners
-
-
-def _record_paths(data: bytes) -> Iterator[str]:
-    text = data.decode("utf-8", errors="replace")
-    for row in csv.reader(io.StringIO(text)):
-        if row and row[0] and not row[0].startswith(("/", "..")):
-            yield row[0]

@@ -48,6 +48,8 @@ class ElfInfo:
     machine: int
     needed: tuple[str, ...]
     glibc: tuple[int, int] | None  # highest GLIBC_x.y required
+    #: Why the section tables could not be read (a truncated or corrupt file), else None.
+    problem: str | None = None
 
     @property
     def machine_name(self) -> str:
@@ -72,8 +74,9 @@ def binary_format(head: bytes, name: str) -> str | None:
 def parse(data: bytes) -> ElfInfo:
     """Header, DT_NEEDED and GLIBC requirements of an ELF image.
 
-    Malformed section tables give empty ``needed``/``glibc`` rather than errors:
-    the architecture check still works from the header alone."""
+    Malformed section tables give empty ``needed``/``glibc`` and a ``problem``
+    rather than an exception: the architecture check still works from the
+    header alone. Raises ValueError only for data that is not ELF at all."""
     if data[:4] != ELF_MAGIC or len(data) < 20:
         raise ValueError("not an ELF file")
     bits = 64 if data[4] == 2 else 32
@@ -82,13 +85,16 @@ def parse(data: bytes) -> ElfInfo:
     (machine,) = struct.unpack_from(end + "H", data, 18)
     needed: tuple[str, ...] = ()
     glibc: tuple[int, int] | None = None
+    problem = None
     try:
         sections = _sections(data, bits, end)
         needed = tuple(_needed(data, sections, bits, end))
         glibc = _max_glibc(data, sections, end)
-    except (struct.error, IndexError, UnicodeDecodeError):
-        pass
-    return ElfInfo(bits=bits, little_endian=little, machine=machine, needed=needed, glibc=glibc)
+    except (struct.error, IndexError, UnicodeDecodeError, ValueError):
+        problem = f"its section tables are truncated or corrupt ({len(data):,} bytes)"
+    return ElfInfo(
+        bits=bits, little_endian=little, machine=machine, needed=needed, glibc=glibc, problem=problem
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,9 @@
 """The Lambda runtimes and architectures lambdapack builds for: one table.
 
-Each runtime fixes the Python version and the glibc of its base image; the
-glibc bounds which ``manylinux`` wheels load there (see docs/design.md).
+A runtime is a language at a version on a base OS, whose glibc bounds which
+native code loads there. Nothing here is specific to one language: what a
+language makes of a target (Python's ABI tag and wheel platforms, for
+instance) lives in that language's subpackage.
 """
 
 from __future__ import annotations
@@ -11,20 +13,21 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Runtime:
-    name: str
-    python: tuple[int, int]
-    glibc: tuple[int, int]
+    name: str  # Lambda's name, e.g. "python3.12"
+    language: str  # the ecosystem that builds it (lambdapack.ecosystem)
+    version: tuple[int, int]  # the language's major.minor
     os: str
+    glibc: tuple[int, int]
 
     @property
-    def python_version(self) -> str:
-        return f"{self.python[0]}.{self.python[1]}"
+    def version_string(self) -> str:
+        return f"{self.version[0]}.{self.version[1]}"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Architecture:
     name: str  # Lambda's name
-    machine: str  # wheel tag / platform_machine
+    machine: str  # uname -m / wheel tag machine
     elf_machine: int  # ELF e_machine
 
 
@@ -34,35 +37,33 @@ class Target:
     architecture: Architecture
 
     @property
-    def python_version(self) -> str:
-        return self.runtime.python_version
-
-    @property
-    def uv_platform(self) -> str:
-        """The ``--python-platform`` triple for uv: the highest glibc level uv
-        offers that does not exceed the runtime's glibc."""
-        best = max(g for g in UV_MANYLINUX_LEVELS if g <= self.runtime.glibc)
-        return f"{self.architecture.machine}-manylinux_{best[0]}_{best[1]}"
-
-    @property
-    def abi_tag(self) -> str:
-        return f"cp{self.runtime.python[0]}{self.runtime.python[1]}"
+    def language(self) -> str:
+        return self.runtime.language
 
     def describe(self) -> str:
         return f"{self.runtime.name} {self.architecture.name}"
 
+    def to_json(self) -> dict[str, str]:
+        return {"runtime": self.runtime.name, "architecture": self.architecture.name}
 
-_AL2 = "Amazon Linux 2"
-_AL2023 = "Amazon Linux 2023"
+
+AL2 = "Amazon Linux 2"
+AL2023 = "Amazon Linux 2023"
+_GLIBC = {AL2: (2, 26), AL2023: (2, 34)}
+
+
+def _row(name: str, language: str, version: tuple[int, int], os: str) -> Runtime:
+    return Runtime(name=name, language=language, version=version, os=os, glibc=_GLIBC[os])
+
 
 RUNTIMES: dict[str, Runtime] = {
     r.name: r
     for r in (
-        Runtime(name="python3.10", python=(3, 10), glibc=(2, 26), os=_AL2),
-        Runtime(name="python3.11", python=(3, 11), glibc=(2, 26), os=_AL2),
-        Runtime(name="python3.12", python=(3, 12), glibc=(2, 34), os=_AL2023),
-        Runtime(name="python3.13", python=(3, 13), glibc=(2, 34), os=_AL2023),
-        Runtime(name="python3.14", python=(3, 14), glibc=(2, 34), os=_AL2023),
+        _row("python3.10", "python", (3, 10), AL2),
+        _row("python3.11", "python", (3, 11), AL2),
+        _row("python3.12", "python", (3, 12), AL2023),
+        _row("python3.13", "python", (3, 13), AL2023),
+        _row("python3.14", "python", (3, 14), AL2023),
     )
 }
 
@@ -73,14 +74,6 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(name="arm64", machine="aarch64", elf_machine=183),
     )
 }
-
-#: manylinux glibc levels uv 0.13 accepts in ``--python-platform`` triples.
-#: uv has no triple for 2.18 … 2.27, so the Amazon Linux 2 runtimes map to 2.17.
-UV_MANYLINUX_LEVELS: tuple[tuple[int, int], ...] = (
-    (2, 17),
-    (2, 28),
-    *((2, n) for n in range(31, 41)),
-)
 
 
 #: Shared libraries the Lambda base images provide, by OS: a ``DT_NEEDED``
@@ -105,7 +98,7 @@ SYSTEM_LIBRARIES: dict[str, frozenset[str]] = {
             *extra,
         }
     )
-    for os_name, extra in ((_AL2, ("libnsl.so.1", "libcrypt.so.1")), (_AL2023, ("libcrypt.so.2",)))
+    for os_name, extra in ((AL2, ("libnsl.so.1", "libcrypt.so.1")), (AL2023, ("libcrypt.so.2",)))
 }
 
 

@@ -21,26 +21,16 @@ from pathspec import GitIgnoreSpec
 from .archive import ArchiveEntry
 from .errors import SourceError
 
-#: Excluded unless an ``include`` pattern brings them back. Documented in docs/config.md.
-DEFAULT_EXCLUDES: tuple[str, ...] = (
+#: Excluded from every function unless an ``include`` pattern brings them
+#: back; each language adds its own (``Ecosystem.default_excludes``).
+#: Documented in docs/config.md.
+COMMON_EXCLUDES: tuple[str, ...] = (
     ".git/",
     ".hg/",
     ".svn/",
-    "__pycache__/",
-    "*.py[cod]",
-    ".venv/",
-    "venv/",
-    ".tox/",
-    ".nox/",
-    ".pytest_cache/",
-    ".mypy_cache/",
-    ".ruff_cache/",
-    ".ipynb_checkpoints/",
-    "*.egg-info/",
     ".env",
     ".env.*",
     ".gitignore",
-    "*.lock.txt",
     ".DS_Store",
     ".idea/",
     ".vscode/",
@@ -49,7 +39,7 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
 )
 
 #: Directories never descended into (a virtualenv is also any dir with pyvenv.cfg).
-_PRUNE = frozenset({".git", ".hg", ".svn", "__pycache__", ".tox", ".nox"})
+_PRUNE = frozenset({".git", ".hg", ".svn"})
 
 
 def collect(
@@ -59,17 +49,19 @@ def collect(
     exclude: Sequence[str] = (),
     include: Sequence[str] = (),
     skip: Sequence[Path] = (),
+    defaults: Sequence[str] = (),
 ) -> tuple[ArchiveEntry, ...]:
     """The files of ``source`` that go into the zip, sorted by name.
 
-    ``skip`` lists absolute directories never to include (the output dir).
+    ``skip`` lists absolute directories never to include (the output dir);
+    ``defaults`` are the language's default excludes, added to the common ones.
     """
     source = source.resolve()
     project_root = project_root.resolve()
     walk = _Walk(
         source=source,
         project_root=project_root,
-        defaults=GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES),
+        defaults=GitIgnoreSpec.from_lines((*COMMON_EXCLUDES, *defaults)),
         excludes=GitIgnoreSpec.from_lines(exclude),
         includes=GitIgnoreSpec.from_lines(include) if include else None,
         skipped=frozenset(p.resolve() for p in skip),

@@ -1,20 +1,17 @@
 """Decide cheaply whether a function's zip is current.
 
-A function's fingerprint is a hash over everything its zip is made from:
-lambdapack's version, the target, the handler and options, the requirements
-input (with the files it includes), and every selected source file's name,
-mode and content. Content hashes are cached by (size, mtime_ns, inode,
-ctime_ns), and a hash taken while the file was still being written (mtime
-within the last two seconds) is never cached, so a cached hash cannot hide a
-change. The fingerprints, the zips' stat and the artifacts live in
-``<output>/.lambdapack-state.json``.
+A function's fingerprint is the hash of its build plan (lambdapack.plan):
+everything its zip is made from. Content hashes of source files are cached by
+(size, mtime_ns, inode, ctime_ns), and a hash taken while the file was still
+being written (mtime within the last two seconds) is never cached, so a cached
+hash cannot hide a change. The fingerprints, the zips' stat and the artifacts
+live in ``<output>/.lambdapack-state.json``; the plans of the last builds in
+``<output>/.lambdapack-plan.json`` (written only when a function is rebuilt).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,14 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .archive import ArchiveEntry
 from .atomic import exclusive_lock, write_bytes
 from .digest import sha256_hex
 
 STATE_NAME = ".lambdapack-state.json"
-STATE_VERSION = 1
+#: The plans of the last builds, beside the state (lambdapack.plan).
+PLAN_NAME = ".lambdapack-plan.json"
+PLAN_VERSION = 1
+STATE_VERSION = 2
 _RACY_NS = 2_000_000_000
-_INCLUDE_RE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s+|=)(\S+)")
 
 
 class StatCache:
@@ -63,44 +61,6 @@ class StatCache:
                 else ((k, self._known[k]) for k in keep if k in self._known)
             )
             return {k: list(v) for k, v in sorted(items)}
-
-
-def requirements_digest(path: Path) -> str:
-    """Hash of a requirements file and, recursively, the files it includes."""
-    digest = hashlib.sha256()
-    seen: set[Path] = set()
-
-    def add(file: Path) -> None:
-        file = file.resolve()
-        if file in seen:
-            return
-        seen.add(file)
-        data = file.read_bytes() if file.is_file() else b"<missing>"
-        digest.update(str(len(data)).encode() + b"\0" + data)
-        for line in data.decode("utf-8", errors="replace").splitlines():
-            found = _INCLUDE_RE.match(line)
-            if found:
-                add(file.parent / found.group(1))
-
-    add(path)
-    return digest.hexdigest()
-
-
-def fingerprint(
-    *,
-    version: str,
-    settings: Mapping[str, object],
-    requirements: str | None,
-    sources: Sequence[ArchiveEntry],
-    hashes: Sequence[str],
-) -> str:
-    """The fingerprint of one function's inputs."""
-    digest = hashlib.sha256()
-    head = {"version": version, "settings": settings, "requirements": requirements}
-    digest.update(json.dumps(head, sort_keys=True, default=str).encode())
-    for entry, content in zip(sources, hashes, strict=True):
-        digest.update(f"\n{entry.name}\0{int(entry.executable)}\0{content}".encode())
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -148,10 +108,18 @@ class BuildState:
             return None
         return record if zip_stat(zip_path) == record.zip_stat else None
 
-    def save(self, updates: Mapping[str, Record], used_files: Iterable[str]) -> None:
-        """Merge ``updates`` into the file on disk (another process may have written it)."""
+    def save(
+        self,
+        updates: Mapping[str, Record],
+        used_files: Iterable[str],
+        plans: Mapping[str, Mapping[str, object]] | None = None,
+    ) -> None:
+        """Merge ``updates`` (and the ``plans`` of the functions just built) into
+        the files on disk (another process may have written them)."""
         with exclusive_lock(self.path.parent / ".lambdapack.lock"):
             self._merge(updates, used_files)
+            if plans:
+                _merge_plans(self.path.parent / PLAN_NAME, plans)
 
     def _merge(self, updates: Mapping[str, Record], used_files: Iterable[str]) -> None:
         on_disk = _read(self.path)
@@ -164,6 +132,29 @@ class BuildState:
         if on_disk == json.loads(text):
             return
         write_bytes(self.path, text.encode("utf-8"))
+
+
+def _merge_plans(path: Path, plans: Mapping[str, Mapping[str, object]]) -> None:
+    try:
+        on_disk = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        on_disk = {}
+    functions = on_disk.get("functions", {}) if isinstance(on_disk, dict) else {}
+    functions = {**(functions if isinstance(functions, dict) else {}), **plans}
+    document = {"version": PLAN_VERSION, "functions": dict(sorted(functions.items()))}
+    write_bytes(path, json.dumps(document, sort_keys=True).encode("utf-8"))
+
+
+def read_plans(output: Path) -> dict[str, dict[str, Any]]:
+    """The recorded plan of each function's last build (for explanations)."""
+    try:
+        document = json.loads((output / PLAN_NAME).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(document, dict) or document.get("version") != PLAN_VERSION:
+        return {}
+    functions = document.get("functions")
+    return dict(functions) if isinstance(functions, dict) else {}
 
 
 def _read(path: Path) -> dict[str, Any]:

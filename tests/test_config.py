@@ -42,10 +42,10 @@ def test_defaults_overrides_and_paths(make_project: Callable[..., Path]) -> None
     assert project.output == root.resolve() / "out"
     api, worker = project.functions["api"], project.functions["worker"]
     assert api.target.runtime.name == "python3.12" and api.target.architecture.name == "arm64"
-    assert api.requirements == root.resolve() / "functions/api/requirements.txt"
+    assert api.dependencies is not None and api.dependencies.input == root.resolve() / "functions/api/requirements.txt"
     assert api.exclude == ("*.md", "tests/")
     assert worker.target.runtime.name == "python3.11" and worker.target.architecture.machine == "x86_64"
-    assert worker.requirements == root.resolve() / "reqs/worker.txt"
+    assert worker.dependencies is not None and worker.dependencies.input == root.resolve() / "reqs/worker.txt"
     assert [s.name for s in project.select([])] == ["api", "worker"]
 
 
@@ -129,4 +129,4 @@ def test_single_function_from_arguments(tmp_path: Path) -> None:
 def test_requirements_false_turns_off_the_default_file(make_project: Callable[..., Path]) -> None:
     config = GOOD.replace('exclude = ["tests/"]', 'exclude = ["tests/"]\nrequirements = false')
     project = load_project(make_project(config, FILES) / "lambdapack.toml")
-    assert project.functions["api"].requirements is None
+    assert project.functions["api"].dependencies is None

@@ -15,7 +15,7 @@ from packaging.tags import Tag
 
 import lambdapack
 from conftest import elf_header, shared_objects, write_tree
-from lambdapack.python.install import tag_loads
+from lambdapack.python.target import tag_loads
 from lambdapack.runtimes import target
 
 REQUIREMENTS = """\

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import pytest
-
 from lambdapack.runtimes import ARCHITECTURES, RUNTIMES, target
 
 
@@ -12,16 +10,9 @@ def test_table_covers_python310_to_314_with_glibc_ceilings() -> None:
     assert ARCHITECTURES["arm64"].elf_machine == 183 and ARCHITECTURES["x86_64"].elf_machine == 62
 
 
-@pytest.mark.parametrize(
-    ("runtime", "architecture", "platform"),
-    [
-        ("python3.10", "x86_64", "x86_64-manylinux_2_17"),
-        ("python3.11", "arm64", "aarch64-manylinux_2_17"),
-        ("python3.12", "arm64", "aarch64-manylinux_2_34"),
-        ("python3.14", "x86_64", "x86_64-manylinux_2_34"),
-    ],
-)
-def test_uv_platform_never_exceeds_the_runtime_glibc(runtime: str, architecture: str, platform: str) -> None:
-    t = target(runtime, architecture)
-    assert t.uv_platform == platform
-    assert t.python_version == runtime.removeprefix("python")
+def test_runtimes_are_language_neutral_rows() -> None:
+    row = RUNTIMES["python3.11"]
+    assert (row.language, row.version, row.os, row.glibc) == ("python", (3, 11), "Amazon Linux 2", (2, 26))
+    assert row.version_string == "3.11"
+    assert not hasattr(row, "python")  # Python-only facts live in lambdapack.python.target
+    assert target("python3.12", "arm64").to_json() == {"runtime": "python3.12", "architecture": "arm64"}

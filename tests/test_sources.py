@@ -6,10 +6,12 @@ import pytest
 
 from conftest import write_tree
 from lambdapack.errors import SourceError
+from lambdapack.python.ecosystem import DEFAULT_EXCLUDES
 from lambdapack.sources import collect
 
 
 def _names(source: Path, root: Path | None = None, **kwargs: object) -> list[str]:
+    kwargs.setdefault("defaults", DEFAULT_EXCLUDES)
     return [f.name for f in collect(source, project_root=root or source, **kwargs)]  # type: ignore[arg-type]
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from conftest import run_cli, write_tree
 from lambdapack.contents import ZipPackage
+from lambdapack.python.ecosystem import PythonEcosystem
 from lambdapack.python.engine import UvEngine
 from lambdapack.runtimes import target
 from lambdapack.verify import API_REQUEST_CAP, DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT, Report, verify
@@ -43,7 +44,7 @@ def zip_tree(tree: Path, dest: Path, extra: Mapping[str, str] | None = None) -> 
 
 def check(zip_path: Path, runtime: str, architecture: str, handler: str | None = "app.handler") -> Report:
     with ZipPackage(zip_path) as package:
-        return verify(package, target(runtime, architecture), handler)
+        return verify(package, target(runtime, architecture), handler, PythonEcosystem())
 
 
 def by_check(report: Report, check: str) -> dict[str, str]:

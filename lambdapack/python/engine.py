@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from lambdapack.errors import ToolError
+from lambdapack.python.target import python_version, uv_platform
 from lambdapack.runtimes import Target
 
 
@@ -149,9 +150,9 @@ class UvEngine:
 def _target_args(target: Target) -> list[str]:
     return [
         "--python-platform",
-        target.uv_platform,
+        uv_platform(target),
         "--python-version",
-        target.python_version,
+        python_version(target),
         "--only-binary",
         ":all:",
     ]

@@ -20,6 +20,7 @@ member) are not installed: their source files go into the zip (see
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -31,13 +32,14 @@ from typing import TYPE_CHECKING, Any
 from lambdapack.errors import ConfigError, ResolveError, tool_details
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from lambdapack.python.engine import Engine
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
+_INCLUDE_RE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s+|=)(\S+)")
 KINDS = ("requirements", "pyproject", "uv.lock", "poetry.lock", "Pipfile.lock")
 
 
@@ -217,16 +219,52 @@ def poetry_hashes(resolved: Path, work: Path) -> None:
 
 
 def _poetry_dependencies(project: dict[str, Any], selection: Selection) -> list[str]:
-    listed = project.get("project", {}).get("dependencies")
-    if isinstance(listed, list):
-        return [str(d) for d in listed]
+    """The requirements a poetry project declares for the selected extras and
+    groups: Poetry 2's ``[project]`` table (with ``optional-dependencies`` and
+    PEP 735 ``[dependency-groups]``) or Poetry 1's ``[tool.poetry]`` tables."""
     poetry = project.get("tool", {}).get("poetry", {})
-    deps = poetry.get("dependencies", {}) if isinstance(poetry, dict) else {}
+    poetry = poetry if isinstance(poetry, dict) else {}
+    table = project.get("project", {})
+    listed = table.get("dependencies") if isinstance(table, dict) else None
+    if isinstance(listed, list):
+        names = [str(d) for d in listed]
+        optional = table.get("optional-dependencies", {})
+        for extra in selection.extras:
+            if not isinstance(optional, dict) or extra not in optional:
+                raise ResolveError(f"pyproject.toml: no optional dependencies named {extra!r} (extras)")
+            names += [str(d) for d in optional[extra]]
+    else:
+        names = _poetry_table(poetry.get("dependencies", {}), _poetry_extras(poetry, selection))
+    groups_pep735 = project.get("dependency-groups", {})
+    for group in selection.groups:
+        if isinstance(groups_pep735, dict) and group in groups_pep735:
+            names += [str(d) for d in groups_pep735[group] if isinstance(d, str)]
+            continue
+        poetry_group = poetry.get("group", {}).get(group) if isinstance(poetry.get("group"), dict) else None
+        if not isinstance(poetry_group, dict):
+            raise ResolveError(f"pyproject.toml: no dependency group named {group!r} (groups)")
+        names += _poetry_table(poetry_group.get("dependencies", {}), _poetry_extras(poetry, selection))
+    return names
+
+
+def _poetry_extras(poetry: dict[str, Any], selection: Selection) -> set[str]:
+    """The optional packages the selected extras turn on (``[tool.poetry.extras]``;
+    an extra that names a package directly counts too)."""
+    table = poetry.get("extras", {})
+    wanted = {_normalize(e) for e in selection.extras}
+    for extra, packages in table.items() if isinstance(table, dict) else ():
+        if _normalize(extra) in wanted and isinstance(packages, list):
+            wanted.update(_normalize(str(p)) for p in packages)
+    return wanted
+
+
+def _poetry_table(deps: object, optional: set[str]) -> list[str]:
+    """Names (with extras) from a ``[tool.poetry.dependencies]``-style table."""
     names = []
-    for name, spec in deps.items():
+    for name, spec in deps.items() if isinstance(deps, dict) else ():
         if name.lower() == "python":
             continue
-        if isinstance(spec, dict) and spec.get("optional") and name not in selection.extras:
+        if isinstance(spec, dict) and spec.get("optional") and _normalize(name) not in optional:
             continue
         extras = spec.get("extras") if isinstance(spec, dict) else None
         names.append(f"{name}[{','.join(extras)}]" if extras else name)
@@ -243,7 +281,9 @@ def _requirement_name(requirement: str) -> str:
 
 
 def _normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+    from packaging.utils import canonicalize_name
+
+    return str(canonicalize_name(name))
 
 
 #: Files of a local package's directory that are project metadata, not code.
@@ -291,3 +331,24 @@ def local_dirs(path: Path) -> list[Path]:
 def package_root(directory: Path) -> Path:
     """Where a local package's importable code is: ``src/`` when it has one."""
     return directory / "src" if (directory / "src").is_dir() else directory
+
+
+def requirements_digest(path: Path) -> str:
+    """Hash of a requirements file and, recursively, the files it includes."""
+    digest = hashlib.sha256()
+    seen: set[Path] = set()
+
+    def add(file: Path) -> None:
+        file = file.resolve()
+        if file in seen:
+            return
+        seen.add(file)
+        data = file.read_bytes() if file.is_file() else b"<missing>"
+        digest.update(str(len(data)).encode() + b"\0" + data)
+        for line in data.decode("utf-8", errors="replace").splitlines():
+            found = _INCLUDE_RE.match(line)
+            if found:
+                add(file.parent / found.group(1))
+
+    add(path)
+    return digest.hexdigest()

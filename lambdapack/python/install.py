@@ -11,14 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.tags import Tag, parse_tag
+from packaging.utils import canonicalize_name
 from pathspec import GitIgnoreSpec
 
 from lambdapack.errors import InstallError, tool_details
+from lambdapack.python.checks import parse_tags, wheel_tags
+from lambdapack.python.engine import Engine, ToolResult
+from lambdapack.python.lock import Lock, no_wheel_message, resolve_error
+from lambdapack.python.target import tag_loads
 from lambdapack.runtimes import Target
-
-from .engine import Engine, ToolResult
-from .lock import Lock, no_wheel_message, resolve_error
 
 #: Files an installer writes into ``*.dist-info`` that record the host.
 INSTALLER_METADATA = ("INSTALLER", "REQUESTED", "direct_url.json", "uv_cache.json")
@@ -63,7 +64,7 @@ def install(
     scrub(dest)
     distributions = tuple(_distributions(dest))
     for dist in distributions:
-        tags = [tag for text in dist.tags for tag in parse_tag(text)]
+        tags = [tag for text in dist.tags for tag in parse_tags(text)]
         if tags and not any(tag_loads(tag, target) for tag in tags):
             raise InstallError(no_wheel_message(f"{dist.name}=={dist.version}", target))
     return InstalledTree(root=dest, distributions=distributions)
@@ -96,7 +97,7 @@ def remove_distributions(root: Path, names: frozenset[str]) -> list[str]:
     removed = []
     for info in sorted(root.glob("*.dist-info")):
         name, _, version = info.name[: -len(".dist-info")].partition("-")
-        if re.sub(r"[-_.]+", "-", name).lower() not in names:
+        if canonicalize_name(name) not in names:
             continue
         record = info / "RECORD"
         if record.is_file():
@@ -122,51 +123,12 @@ def _remove_matching(root: Path, spec: GitIgnoreSpec) -> None:
                 path.unlink()
 
 
-def tag_loads(tag: Tag, target: Target) -> bool:
-    """Whether a wheel tag can load on ``target`` (CPython on manylinux)."""
-    major, minor = target.runtime.python
-    interpreter = tag.interpreter
-    if interpreter.startswith("py"):
-        digits = interpreter[2:]
-        ok_python = digits in (str(major), f"{major}{minor}") or (
-            len(digits) > 1 and digits[0] == str(major) and int(digits[1:]) <= minor
-        )
-    elif interpreter.startswith("cp") and interpreter[3:].isdigit():
-        version = int(interpreter[3:]) if interpreter[2] == str(major) else -1
-        ok_python = version == minor or (tag.abi == "abi3" and 0 <= version <= minor)
-    else:
-        ok_python = False
-    if not ok_python or tag.abi not in ("none", "abi3", target.abi_tag):
-        return False
-    if tag.platform == "any":
-        return True
-    glibc = _platform_glibc(tag.platform, target.architecture.machine)
-    return glibc is not None and glibc <= target.runtime.glibc
-
-
-_LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
-
-
-def _platform_glibc(platform: str, machine: str) -> tuple[int, int] | None:
-    if not platform.endswith("_" + machine):
-        return None
-    base = platform[: -len(machine) - 1]
-    if base in _LEGACY:
-        return _LEGACY[base]
-    found = re.fullmatch(r"manylinux_(\d+)_(\d+)", base)
-    return (int(found.group(1)), int(found.group(2))) if found else None
-
-
 def _distributions(root: Path) -> list[Distribution]:
     out = []
     for info in sorted(root.glob("*.dist-info")):
         name, _, version = info.name[: -len(".dist-info")].partition("-")
-        tags: list[str] = []
         wheel = info / "WHEEL"
-        if wheel.is_file():
-            for line in wheel.read_text("utf-8", errors="replace").splitlines():
-                if line.startswith("Tag:"):
-                    tags.append(line.split(":", 1)[1].strip())
+        tags = wheel_tags(wheel.read_text("utf-8", errors="replace")) if wheel.is_file() else []
         out.append(Distribution(name=name, version=version, tags=tuple(tags)))
     return out
 

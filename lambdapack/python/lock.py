@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lambdapack.errors import ResolveError, redact, tool_details
+from lambdapack.python.engine import Engine, ToolResult
+from lambdapack.python.inputs import Selection, local_packages, logical_lines, materialize, poetry_hashes
+from lambdapack.python.target import abi_tag, python_version, uv_glibc, uv_platform
 from lambdapack.runtimes import Target
-
-from .engine import Engine, ToolResult
-from .inputs import Selection, local_packages, logical_lines, materialize, poetry_hashes
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -137,19 +137,31 @@ def resolve_error(result: ToolResult, target: Target, requirements: Path) -> Res
         )
     no_wheel = _no_wheel_package(text)
     if no_wheel:
-        return ResolveError(no_wheel_message(no_wheel, target), details=details)
+        return ResolveError(no_wheel_message(no_wheel, target, resolving=True), details=details)
     return ResolveError(
         f"cannot resolve {requirements.name} for {target.describe()}: {_summary(text)}", details=details
     )
 
 
-def no_wheel_message(package: str, target: Target) -> str:
+def no_wheel_message(package: str, target: Target, *, resolving: bool = False) -> str:
+    """Why no wheel of ``package`` was found, naming what was really searched:
+    a resolution searches uv's platform level (manylinux_2_17 for the Amazon
+    Linux 2 runtimes, as uv has no triple between 2.17 and 2.28)."""
     runtime = target.runtime
+    machine = target.architecture.machine
+    ceiling = f"{runtime.glibc[0]}.{runtime.glibc[1]}"
+    if resolving and uv_glibc(target) < runtime.glibc:
+        level = uv_glibc(target)
+        searched = (
+            f"searched {abi_tag(target)} or abi3 wheels tagged manylinux_{level[0]}_{level[1]} or older for "
+            f"{machine}; {runtime.os}'s glibc {ceiling} would also load manylinux_2_18 … "
+            f"2_{runtime.glibc[1]} wheels, which the resolver cannot select yet"
+        )
+    else:
+        searched = f"needs {abi_tag(target)} or abi3, manylinux glibc <= {ceiling}, {machine}"
     return (
-        f"no wheel of {package} loads on {target.describe()} "
-        f"(needs {target.abi_tag} or abi3, manylinux glibc <= {runtime.glibc[0]}.{runtime.glibc[1]}, "
-        f"{target.architecture.machine}); pin a version that ships such a wheel, "
-        "or build it in a container (not supported yet)"
+        f"no wheel of {package} loads on {target.describe()} ({searched}); pin a version that ships such "
+        "a wheel, or build it in a container (not supported yet)"
     )
 
 
@@ -181,8 +193,25 @@ def _is_hashed_pin(line: str) -> bool:
     if line.startswith("-"):
         # Index options are fine in a pinned file; includes need resolving.
         return not _is_include(line)
-    requirement = line.split(";", 1)[0]
-    return "==" in requirement and "--hash=" in line
+    return "--hash=" in line and is_exact_pin(line.split(" --hash", 1)[0])
+
+
+def is_exact_pin(text: str) -> bool:
+    """Whether a requirement pins exactly one version (``foo==1.2``, not
+    ``foo==1.*``, ``foo>=1`` or ``foo==1,!=2``)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement:
+        return False
+    specifiers = list(requirement.specifier)
+    return (
+        requirement.url is None
+        and len(specifiers) == 1
+        and specifiers[0].operator in ("==", "===")
+        and not specifiers[0].version.endswith("*")
+    )
 
 
 # -- lock files -------------------------------------------------------------
@@ -205,7 +234,7 @@ def render_lock(body: str, *, input_digest: str, target: Target, source: str) ->
     body_digest = hashlib.sha256(body.encode()).hexdigest()
     header = (
         f"# Resolved by `lambdapack lock` from {source} for {target.describe()} "
-        f"({target.uv_platform}, Python {target.python_version}). Do not edit: run `lambdapack lock`.\n"
+        f"({uv_platform(target)}, Python {python_version(target)}). Do not edit: run `lambdapack lock`.\n"
         f"{_LOCK_MARK} target={target.runtime.name}-{target.architecture.name} "
         f"input={input_digest} body={body_digest}\n"
     )

@@ -1,0 +1,87 @@
+"""``lambdapack check`` and ``lambdapack inspect``: built zips, checked and taken apart."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from lambdapack import render
+from lambdapack.cli import PROJECT_DIR, errors
+from lambdapack.errors import ConfigError, VerifyError
+from lambdapack.usecases.check import check, check_zip
+
+
+@click.command("check")
+@click.argument("packages", nargs=-1)
+@PROJECT_DIR
+@click.option("--runtime", help="Target runtime of the ZIPs (default: from the manifest beside them).")
+@click.option("--architecture", help="Target architecture of the ZIPs (default: from the manifest).")
+@click.option("--handler", help="MODULE.FUNCTION to look for in the ZIPs (default: from the manifest).")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON on stdout.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the details of each finding.")
+def check_(
+    packages: Sequence[str],
+    project_dir: Path,
+    runtime: str | None,
+    architecture: str | None,
+    handler: str | None,
+    as_json: bool,
+    verbose: bool,
+) -> None:
+    """Check that packages will load on their target.
+
+    PACKAGES are zip files (built by anything) or function names of the
+    project; without any, every function's built zip is checked."""
+    with errors(verbose):
+        zips = [p for p in packages if p.endswith(".zip") or Path(p).is_file()]
+        names = [p for p in packages if p not in zips]
+        if zips and names:
+            raise ConfigError(["give either ZIP files or function names, not both"])
+        if names or not zips:
+            if runtime or architecture or handler:
+                raise ConfigError(["--runtime, --architecture and --handler apply to ZIP files only"])
+            reports = check(project_dir, names)
+        else:
+            reports = [
+                check_zip(z, runtime=runtime, architecture=architecture, handler=handler) for z in zips
+            ]
+        for result in reports:
+            for line in render.report(result, verbose=verbose):
+                click.echo(line, err=as_json)  # stdout is the JSON's when --json
+        if as_json:
+            document = {
+                "version": 1,
+                "ok": all(r.ok for r in reports),
+                "packages": [r.to_json() for r in reports],
+            }
+            click.echo(json.dumps(document, indent=2, sort_keys=True))
+        failed = [r.label for r in reports if not r.ok]
+        if failed:
+            raise VerifyError(
+                f"{len(failed)} of {len(reports)} package(s) would not load: {', '.join(failed)}"
+            )
+
+
+@click.command("inspect")
+@click.argument("zip_file", metavar="ZIP", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Rows per table.")
+@click.option("--json", "as_json", is_flag=True, help="Print the inventory as JSON on stdout.")
+def inspect_(zip_file: Path, top: int, as_json: bool) -> None:
+    """Show what is inside ZIP and what takes the space."""
+    from lambdapack.contents import ZipPackage
+    from lambdapack.inventory import take
+
+    with errors():
+        with ZipPackage(zip_file) as package:
+            inv = take(package)
+        if as_json:
+            click.echo(json.dumps(inv.to_json(), indent=2, sort_keys=True))
+        else:
+            for line in render.inventory(inv, top=top):
+                click.echo(line)
+
+
+COMMANDS = [check_, inspect_]

@@ -1,0 +1,68 @@
+"""The dependency stage of a build: a lock for the target (the lock file, a
+cached resolution, or a fresh one), then the installed dependency set from
+the cache or installed now, with its per-file check results."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from lambdapack.cache import Cache, DependencySet
+from lambdapack.config import FunctionSpec
+from lambdapack.contents import StagedPackage
+from lambdapack.ecosystem import Ecosystem
+from lambdapack.errors import StaleError
+from lambdapack.plan import BuildPlan
+from lambdapack.verify import Finding, file_findings
+
+
+def dependencies(
+    spec: FunctionSpec,
+    plan: BuildPlan,
+    ecosystem: Ecosystem,
+    cache: Cache,
+    work: Path,
+    *,
+    root: Path,
+    locked: bool,
+    refresh: bool,
+    report: Callable[[str], None],
+) -> DependencySet | None:
+    """The function's dependencies as zip entries, from the cache when this
+    lock was installed for this target before; None when there are none."""
+    assert plan.dependencies is not None
+    lock_key = plan.lock_key()
+    stale = ecosystem.lock_status(spec, plan.dependencies)
+    if locked and stale is not None:
+        where = os.path.relpath(root / plan.dependencies.lock_file, root)
+        raise StaleError(f"--locked: {where}: {stale}; run `lambdapack lock {spec.name}`")
+    # The lock file when it is current; else an earlier resolution of the same inputs.
+    reuse = ecosystem.lock_file(spec) if stale is None else (None if refresh else cache.lock_file(lock_key))
+    if reuse is None:
+        report("resolving")
+    resolved = ecosystem.resolve(
+        spec, work, cwd=root, reuse=reuse, keep=lambda fresh: cache.store_lock(lock_key, fresh)
+    )
+    if resolved.empty:
+        return None
+
+    def install_into(site: Path) -> None:
+        report("installing")
+        ecosystem.install(spec, resolved, site, root)
+
+    return cache.dependencies(plan.deps_key(resolved.pins), install_into)
+
+
+def dependency_findings(
+    deps: DependencySet, spec: FunctionSpec, ecosystem: Ecosystem
+) -> tuple[frozenset[str], list[Finding]]:
+    """The per-file check results of a cached dependency set (computed once per set)."""
+    names = frozenset(entry.name for entry in deps.entries)
+    stored = deps.load_findings()
+    if stored is not None:
+        return names, [Finding.from_json(f) for f in stored]
+    package = StagedPackage(deps.entries, label=deps.root.name, ownership=ecosystem.owners)
+    findings = file_findings(package, spec.target, package.files, ecosystem)
+    deps.store_findings([f.to_json() for f in findings])
+    return names, findings

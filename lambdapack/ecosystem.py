@@ -1,0 +1,230 @@
+"""The seam between the stages every function goes through and what differs
+per language.
+
+Everything language-specific sits behind :class:`Ecosystem`: which config
+keys the language adds, which of a function's inputs decide its dependencies
+(for the build plan), resolving them for a target into a lock, installing the
+lock for the target, which installed files belong to which distribution, the
+language's default source excludes, and its own checks (the handler, the
+binaries' ABI). One implementation per language lives in its own subpackage
+(``lambdapack/python/``) and is registered in :data:`_REGISTRY`; adding a
+language means adding a subpackage, its rows in ``runtimes.RUNTIMES`` and one
+line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from lambdapack.config import FunctionSpec, KeyReader
+    from lambdapack.contents import Distribution, Package, PackageFile
+    from lambdapack.runtimes import Target
+    from lambdapack.verify.model import Finding
+
+
+class Dependencies(Protocol):
+    """A function's declared dependencies, as its language's config reader
+    made them (a frozen dataclass of the ecosystem's own)."""
+
+    @property
+    def input(self) -> Path:
+        """The file the dependencies are declared in (requirements.txt, package.json …)."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DependencyPlan:
+    """Every input that decides a function's installed dependencies: part of
+    the build plan (lambdapack.plan)."""
+
+    #: The declaring file and the files that give it meaning, relative to the
+    #: project root, each with its content hash.
+    files: tuple[tuple[str, str], ...]
+    #: The hash of the declaration as a lock is a resolution of (what a lock file records).
+    input_digest: str
+    #: The lock file beside the input and its content hash ("-" when absent).
+    lock_file: str
+    lock_digest: str
+    #: Language options that change what is resolved or installed (JSON values, no secrets).
+    options: Mapping[str, object] = field(default_factory=dict)
+    #: Hashes of index settings (never the values: they may hold credentials).
+    index: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "files": [list(f) for f in self.files],
+            "input_digest": self.input_digest,
+            "lock_file": self.lock_file,
+            "lock_digest": self.lock_digest,
+            "options": dict(self.options),
+            "index": dict(self.index),
+        }
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SourceDir:
+    """A directory whose files go into the zip as the function's own (a local package)."""
+
+    path: Path
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Resolved:
+    """Dependencies resolved for a target, ready to install."""
+
+    #: The pinned, hashed resolution alone: the installed set is a function of its bytes.
+    pins: bytes
+    #: Nothing to install.
+    empty: bool
+    #: The ecosystem's own handle for :meth:`Ecosystem.install` (e.g. a pip-format lock).
+    handle: object = None
+
+
+class LanguageConfig(Protocol):
+    """How a language's functions are configured: the keys it adds and how
+    they become its :class:`Dependencies`. Light to import (read on every run)."""
+
+    #: Config keys the language adds: allowed at the top level (as defaults
+    #: for every function of the language) and in ``[functions.NAME]``.
+    project_keys: tuple[str, ...]
+    function_keys: tuple[str, ...]
+
+    def check_defaults(self, reader: KeyReader, top: Mapping[str, object]) -> None:
+        """Report problems in the language's top-level keys (once per config)."""
+        ...
+
+    def read_config(
+        self,
+        reader: KeyReader,
+        raw: Mapping[str, object],
+        top: Mapping[str, object],
+        key: str,
+        source: Path | None,
+    ) -> Dependencies | None:
+        """The function's dependencies from its table ``raw`` (and the
+        top-level defaults ``top``); problems go to ``reader``."""
+        ...
+
+
+class Ecosystem(Protocol):
+    """One language's part of a build."""
+
+    #: Runtimes with this ``Runtime.language`` are built by this ecosystem.
+    language: str
+    #: Source files left out unless an ``include`` pattern brings them back
+    #: (on top of the common ones in lambdapack.sources).
+    default_excludes: tuple[str, ...]
+
+    def plan(self, spec: FunctionSpec, root: Path) -> DependencyPlan | None:
+        """The inputs that decide ``spec``'s dependencies (None: it has none).
+        Must be cheap: it runs on every build, also when nothing changed."""
+        ...
+
+    def local_sources(self, spec: FunctionSpec) -> Sequence[SourceDir]:
+        """Local packages the dependencies point at, shipped as sources."""
+        ...
+
+    def lock_file(self, spec: FunctionSpec) -> Path | None:
+        """Where ``lambdapack lock`` keeps the resolution of ``spec``'s dependencies."""
+        ...
+
+    def lock_status(self, spec: FunctionSpec, plan: DependencyPlan) -> str | None:
+        """None when the lock file is the current resolution of the input, else why not."""
+        ...
+
+    def resolve(
+        self,
+        spec: FunctionSpec,
+        work: Path,
+        *,
+        cwd: Path,
+        reuse: Path | None = None,
+        keep: Callable[[Path], Path] | None = None,
+    ) -> Resolved:
+        """Resolve (or take the given earlier resolution ``reuse``) for the target,
+        running tools in ``cwd``; ``keep`` stores a fresh resolution and returns
+        where it went."""
+        ...
+
+    def write_lock(self, spec: FunctionSpec, plan: DependencyPlan, work: Path, root: Path) -> int:
+        """Resolve and write the lock file; returns the number of pinned packages."""
+        ...
+
+    def install(self, spec: FunctionSpec, resolved: Resolved, dest: Path, root: Path) -> None:
+        """Install ``resolved`` for ``spec.target`` into ``dest`` (which must not exist)."""
+        ...
+
+    def dependency_warnings(self, spec: FunctionSpec) -> Iterable[Finding]:
+        """Warnings about the installed set that follow from the config alone."""
+        ...
+
+    def owners(self, package: Package) -> dict[str, Distribution]:
+        """Each file's owning distribution (files of the function's own code are absent)."""
+        ...
+
+    def file_findings(
+        self, package: Package, target: Target, files: Sequence[PackageFile]
+    ) -> Iterable[Finding]:
+        """The language's per-file checks (ABI of extension modules, …)."""
+        ...
+
+    def handler_findings(self, package: Package, handler: str) -> Iterable[Finding]:
+        """Whether the handler exists where the runtime will look for it."""
+        ...
+
+    def engine_versions(self) -> Mapping[str, str]:
+        """Versions of the external tools whose output ends up in a zip."""
+        ...
+
+
+#: language → the module implementing it, which defines ``CONFIG`` (a
+#: :class:`LanguageConfig`) and ``create(environ) -> Ecosystem``.
+_REGISTRY: dict[str, str] = {
+    "python": "lambdapack.python",
+}
+
+
+def languages() -> tuple[str, ...]:
+    return tuple(_REGISTRY)
+
+
+def config(language: str) -> LanguageConfig:
+    found: LanguageConfig = importlib.import_module(_REGISTRY[language]).CONFIG
+    return found
+
+
+def create(language: str, environ: Mapping[str, str]) -> Ecosystem:
+    made: Ecosystem = importlib.import_module(_REGISTRY[language]).create(environ)
+    return made
+
+
+class Ecosystems:
+    """The ecosystems of one run, made on first use (a run that needs none
+    imports none)."""
+
+    def __init__(self, environ: Mapping[str, str], given: Mapping[str, Ecosystem] | None = None) -> None:
+        self._environ = environ
+        self._made: dict[str, Ecosystem] = dict(given or {})
+
+    def __getitem__(self, language: str) -> Ecosystem:
+        found = self._made.get(language)
+        if found is None:
+            found = self._made[language] = create(language, self._environ)
+        return found
+
+    def for_target(self, target: Target) -> Ecosystem:
+        return self[target.language]
+
+
+def owners_any(package: Package) -> dict[str, Distribution]:
+    """File owners by every language's rules (for a zip of unknown runtime)."""
+    found: dict[str, Distribution] = {}
+    for language in languages():
+        found.update(create(language, {}).owners(package))
+    return found

@@ -1,0 +1,199 @@
+"""The build plan: every input that decides a function's zip bytes, computed
+in one place as one structured, versioned record.
+
+The plan holds the function's target and handler, the options that change
+bytes or checks, the versions of lambdapack and of the tools whose output is
+shipped, every source file (name, executable bit, content hash) and, from the
+function's ecosystem, the dependency input with its related files, its lock
+file, selection and index settings (hashed). Everything that decides whether
+work can be skipped derives from it:
+
+* :attr:`BuildPlan.fingerprint` — the function's zip is current when it is unchanged;
+* :meth:`BuildPlan.lock_key` — a cached resolution of the dependencies;
+* :meth:`BuildPlan.deps_key` — a cached installed dependency set.
+
+``<output>/.lambdapack-plan.json`` keeps the plan of each function's last
+build beside the state, so that a change can be explained input by input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lambdapack import __version__
+from lambdapack.archive import ArchiveEntry
+from lambdapack.cache import key as cache_key
+from lambdapack.ecosystem import DependencyPlan
+from lambdapack.runtimes import Target
+from lambdapack.sources import collect
+
+if TYPE_CHECKING:
+    from lambdapack.config import FunctionSpec
+    from lambdapack.ecosystem import Ecosystem
+    from lambdapack.state import StatCache
+
+from lambdapack.state import PLAN_VERSION
+
+__all__ = ["PLAN_VERSION", "BuildPlan", "Planned", "SourceFile", "for_function", "make"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SourceFile:
+    name: str  # in the zip
+    executable: bool
+    sha256: str  # of the content, hex
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BuildPlan:
+    function: str
+    target: Target
+    handler: str
+    #: Options that change the bytes or the checks (epoch, check, dependency_exclude).
+    options: Mapping[str, object]
+    #: lambdapack's version and the ecosystem's tools.
+    engines: Mapping[str, str]
+    sources: tuple[SourceFile, ...]
+    dependencies: DependencyPlan | None
+    fingerprint: str = field(default="", compare=False)
+
+    def head(self) -> dict[str, object]:
+        """Everything but the sources, as JSON values."""
+        return {
+            "version": PLAN_VERSION,
+            "function": self.function,
+            "target": self.target.to_json(),
+            "handler": self.handler,
+            "options": dict(self.options),
+            "engines": dict(self.engines),
+            "dependencies": self.dependencies.to_json() if self.dependencies else None,
+        }
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            **self.head(),
+            "fingerprint": self.fingerprint,
+            "sources": [[s.name, s.executable, s.sha256] for s in self.sources],
+        }
+
+    def lock_key(self) -> str:
+        """The cache key of a resolution of these dependencies for this target."""
+        assert self.dependencies is not None
+        deps = self.dependencies
+        return cache_key(
+            "lock",
+            _canonical(
+                {
+                    "input": deps.input_digest,
+                    "lock": deps.lock_digest,
+                    "target": self.target.to_json(),
+                    "index": dict(deps.index),
+                    "engines": dict(self.engines),
+                }
+            ),
+        )
+
+    def deps_key(self, pins: bytes) -> str:
+        """The cache key of the dependency set installed from ``pins`` for this target."""
+        assert self.dependencies is not None
+        return cache_key(
+            "deps",
+            pins,
+            _canonical(
+                {
+                    "target": self.target.to_json(),
+                    "dependency_exclude": self.options.get("dependency_exclude"),
+                    "options": dict(self.dependencies.options),
+                    "engines": dict(self.engines),
+                }
+            ),
+        )
+
+
+def make(
+    *,
+    function: str,
+    target: Target,
+    handler: str,
+    options: Mapping[str, object],
+    engines: Mapping[str, str],
+    sources: tuple[SourceFile, ...],
+    dependencies: DependencyPlan | None,
+) -> BuildPlan:
+    """A plan with its fingerprint."""
+    plan = BuildPlan(
+        function=function,
+        target=target,
+        handler=handler,
+        options=options,
+        engines=engines,
+        sources=sources,
+        dependencies=dependencies,
+    )
+    digest = hashlib.sha256(_canonical(plan.head()).encode())
+    for source in sources:
+        digest.update(f"\n{source.name}\0{int(source.executable)}\0{source.sha256}".encode())
+    return BuildPlan(
+        function=function,
+        target=target,
+        handler=handler,
+        options=options,
+        engines=engines,
+        sources=sources,
+        dependencies=dependencies,
+        fingerprint=digest.hexdigest(),
+    )
+
+
+def _canonical(value: Mapping[str, object]) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Planned:
+    """A plan with the source entries it was computed from (to zip them)."""
+
+    plan: BuildPlan
+    sources: tuple[ArchiveEntry, ...]
+
+
+def for_function(
+    spec: FunctionSpec,
+    ecosystem: Ecosystem,
+    *,
+    project_root: Path,
+    files: StatCache,
+    options: Mapping[str, object],
+    skip: Sequence[Path] = (),
+) -> Planned:
+    """The plan of ``spec``: its sources (own files and local packages) hashed
+    through ``files``, its dependency inputs from ``ecosystem``, ``options`` and
+    the engines' versions. The one place a function's inputs are gathered."""
+    entries = collect(
+        spec.source,
+        project_root=project_root,
+        exclude=spec.exclude,
+        include=spec.include,
+        skip=skip,
+        defaults=ecosystem.default_excludes,
+    )
+    for local in ecosystem.local_sources(spec):
+        entries += collect(local.path, project_root=project_root, exclude=local.exclude, skip=skip)
+    sources = tuple(
+        SourceFile(name=e.name, executable=e.executable, sha256=files.sha256(e.path)) for e in entries
+    )
+    plan = make(
+        function=spec.name,
+        target=spec.target,
+        handler=spec.handler,
+        options={**options, "dependency_exclude": list(spec.dependency_exclude)},
+        engines={"lambdapack": __version__, **ecosystem.engine_versions()},
+        sources=sources,
+        dependencies=ecosystem.plan(spec, project_root),
+    )
+    return Planned(plan=plan, sources=entries)

@@ -1,0 +1,229 @@
+"""The Python ecosystem: requirements inputs resolved by uv for the target,
+target wheels installed hash-checked, files owned by ``RECORD``, handlers
+checked by parsing."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lambdapack.atomic import write_bytes
+from lambdapack.config import FunctionSpec
+from lambdapack.contents import Distribution, Package, PackageFile
+from lambdapack.ecosystem import DependencyPlan, Resolved, SourceDir
+
+if TYPE_CHECKING:
+    from lambdapack.ecosystem import Ecosystem
+from lambdapack.python import checks, handler, inputs, lock, ownership
+from lambdapack.python.config import PythonDependencies
+from lambdapack.python.engine import Engine, UvEngine
+from lambdapack.runtimes import Target
+from lambdapack.verify.model import Finding
+
+#: Excluded from a Python function's sources unless an ``include`` brings them back.
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    "__pycache__/",
+    "*.py[cod]",
+    ".venv/",
+    "venv/",
+    ".tox/",
+    ".nox/",
+    ".pytest_cache/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    ".ipynb_checkpoints/",
+    "*.egg-info/",
+    "*" + lock.LOCK_SUFFIX,
+)
+
+#: Environment variables that change what an index resolution returns.
+INDEX_VARIABLES = (
+    "UV_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "UV_FIND_LINKS",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+)
+
+
+class PythonEcosystem:
+    language = "python"
+    default_excludes = DEFAULT_EXCLUDES
+
+    def __init__(self, *, environ: Mapping[str, str] | None = None, engine: Engine | None = None) -> None:
+        self._environ = os.environ if environ is None else environ
+        self._engine = engine
+        self._versions: dict[str, str] | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = UvEngine(environ=self._environ)
+        return self._engine
+
+    # -- the build plan ------------------------------------------------------
+
+    def plan(self, spec: FunctionSpec, root: Path) -> DependencyPlan | None:
+        deps = _deps(spec)
+        if deps is None:
+            return None
+        files = [(deps.input, inputs.requirements_digest(deps.input))]
+        files += [(p, inputs.requirements_digest(p)) for p in inputs.related(deps.input)]
+        selection = deps.selection
+        parts = [digest for _path, digest in files]
+        parts.append(repr((selection.extras, selection.groups, selection.package)))
+        input_digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        lock_path = lock.lock_file_path(deps.input, spec.target)
+        return DependencyPlan(
+            files=tuple((_rel(p, root), digest) for p, digest in files),
+            input_digest=input_digest,
+            lock_file=_rel(lock_path, root),
+            lock_digest=inputs.requirements_digest(lock_path) if lock_path.exists() else "-",
+            options={
+                "extras": list(selection.extras),
+                "groups": list(selection.groups),
+                "package": selection.package,
+                "exclude_runtime_packages": deps.exclude_runtime_packages,
+            },
+            index={
+                "options": hashlib.sha256("\0".join(deps.index.args()).encode()).hexdigest(),
+                "environment": self._index_environment(),
+            },
+        )
+
+    def _index_environment(self) -> str:
+        """A hash of the index configuration in the environment (never the values:
+        they may hold credentials)."""
+        text = "\n".join(f"{name}={self._environ.get(name, '')}" for name in INDEX_VARIABLES)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def engine_versions(self) -> Mapping[str, str]:
+        if self._versions is None:
+            try:
+                self._versions = {"uv": importlib.metadata.version("uv")}
+            except importlib.metadata.PackageNotFoundError:  # pragma: no cover - uv is a dependency
+                self._versions = {"uv": "unknown"}
+        return self._versions
+
+    def local_sources(self, spec: FunctionSpec) -> Sequence[SourceDir]:
+        deps = _deps(spec)
+        if deps is None:
+            return ()
+        return tuple(
+            SourceDir(path=inputs.package_root(directory), exclude=inputs.LOCAL_PACKAGE_EXCLUDES)
+            for directory in inputs.local_dirs(deps.input)
+        )
+
+    # -- locks ---------------------------------------------------------------
+
+    def lock_file(self, spec: FunctionSpec) -> Path | None:
+        deps = _deps(spec)
+        return lock.lock_file_path(deps.input, spec.target) if deps else None
+
+    def lock_status(self, spec: FunctionSpec, plan: DependencyPlan) -> str | None:
+        path = self.lock_file(spec)
+        assert path is not None
+        return lock.lock_status(path, input_digest=plan.input_digest, target=spec.target)
+
+    def resolve(
+        self,
+        spec: FunctionSpec,
+        work: Path,
+        *,
+        cwd: Path,
+        reuse: Path | None = None,
+        keep: Callable[[Path], Path] | None = None,
+    ) -> Resolved:
+        deps = _deps(spec)
+        assert deps is not None
+        locked = lock.prepare(
+            deps.input,
+            spec.target,
+            work,
+            self.engine,
+            cwd=cwd,
+            selection=deps.selection,
+            index_args=deps.index.args(),
+            reuse=reuse,
+            keep=keep,
+        )
+        pins = b"" if locked.empty else locked.resolved.read_bytes()
+        return Resolved(pins=pins, empty=locked.empty, handle=locked)
+
+    def write_lock(self, spec: FunctionSpec, plan: DependencyPlan, work: Path, root: Path) -> int:
+        deps = _deps(spec)
+        path = self.lock_file(spec)
+        assert deps is not None and path is not None
+        resolved = self.resolve(spec, work, cwd=root)
+        body = resolved.pins.decode("utf-8")
+        source = os.path.relpath(deps.input, root)
+        text = lock.render_lock(body, input_digest=plan.input_digest, target=spec.target, source=source)
+        write_bytes(path, text.encode("utf-8"))
+        return sum(1 for line in text.splitlines() if line and not line.startswith("#"))
+
+    # -- install -------------------------------------------------------------
+
+    def install(self, spec: FunctionSpec, resolved: Resolved, dest: Path, root: Path) -> None:
+        from lambdapack.python.install import install
+
+        deps = _deps(spec)
+        assert deps is not None and isinstance(resolved.handle, lock.Lock)
+        install(
+            resolved.handle,
+            spec.target,
+            dest,
+            self.engine,
+            cwd=root,
+            exclude=spec.dependency_exclude,
+            index_args=deps.index.args(),
+            runtime_packages=deps.exclude_runtime_packages,
+        )
+
+    def dependency_warnings(self, spec: FunctionSpec) -> Iterable[Finding]:
+        deps = _deps(spec)
+        if deps is not None and deps.exclude_runtime_packages:
+            yield Finding(
+                severity="warning",
+                check="hygiene",
+                message="exclude_runtime_packages: boto3, botocore, s3transfer, jmespath, python-dateutil, "
+                "six and urllib3 are left out; the function runs with the runtime's versions, which differ "
+                "from the locked ones and change when AWS updates the runtime",
+                fix="set exclude_runtime_packages = false to ship the locked versions",
+            )
+
+    # -- checks --------------------------------------------------------------
+
+    def owners(self, package: Package) -> dict[str, Distribution]:
+        return ownership.owners(package)
+
+    def file_findings(
+        self, package: Package, target: Target, files: Sequence[PackageFile]
+    ) -> Iterable[Finding]:
+        return checks.findings(package, target, files)
+
+    def handler_findings(self, package: Package, handler_: str) -> Iterable[Finding]:
+        return handler.findings(package, handler_)
+
+
+def _deps(spec: FunctionSpec) -> PythonDependencies | None:
+    deps = spec.dependencies
+    if deps is None:
+        return None
+    if not isinstance(deps, PythonDependencies):
+        raise TypeError(f"{spec.name}: not a Python function's dependencies: {deps!r}")
+    return deps
+
+
+def _rel(path: Path, root: Path) -> str:
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+if TYPE_CHECKING:  # the implementation matches the seam (checked by mypy)
+    _ECOSYSTEM: Ecosystem = PythonEcosystem()

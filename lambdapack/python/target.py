@@ -1,0 +1,82 @@
+"""What a Lambda target means for Python: the interpreter's version and ABI,
+the wheel tags that load there (from :mod:`packaging.tags`), and the platform
+triple uv resolves with.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from packaging.tags import Tag, compatible_tags, cpython_tags
+
+from lambdapack.runtimes import Target
+
+#: manylinux glibc levels uv 0.13 accepts in ``--python-platform`` triples.
+#: uv has no triple for 2.18 … 2.27, so the Amazon Linux 2 runtimes map to 2.17.
+UV_MANYLINUX_LEVELS: tuple[tuple[int, int], ...] = (
+    (2, 17),
+    (2, 28),
+    *((2, n) for n in range(31, 41)),
+)
+
+#: The legacy manylinux names and the glibc level each stands for (PEP 600).
+_LEGACY = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
+
+
+def python_version(target: Target) -> str:
+    return target.runtime.version_string
+
+
+def abi_tag(target: Target) -> str:
+    major, minor = target.runtime.version
+    return f"cp{major}{minor}"
+
+
+def uv_platform(target: Target) -> str:
+    """The ``--python-platform`` triple for uv: the highest glibc level uv
+    offers that does not exceed the runtime's glibc."""
+    major, minor = uv_glibc(target)
+    return f"{target.architecture.machine}-manylinux_{major}_{minor}"
+
+
+def uv_glibc(target: Target) -> tuple[int, int]:
+    """The glibc level of :func:`uv_platform` (what a resolution searches)."""
+    return max(g for g in UV_MANYLINUX_LEVELS if g <= target.runtime.glibc)
+
+
+def manylinux_platforms(target: Target) -> list[str]:
+    """Every manylinux platform tag that loads on ``target``, most specific
+    first, as pip would list them on the runtime's own OS: ``manylinux_2_N``
+    from the runtime's glibc down (and the legacy aliases beside their level);
+    aarch64 starts at 2.17, as manylinux2014 introduced it."""
+    machine = target.architecture.machine
+    major, ceiling = target.runtime.glibc
+    lowest = 5 if machine in ("x86_64", "i686") else 17
+    platforms = []
+    for minor in range(ceiling, lowest - 1, -1):
+        platforms.append(f"manylinux_{major}_{minor}_{machine}")
+        legacy = _LEGACY.get((major, minor))
+        if legacy:
+            platforms.append(f"{legacy}_{machine}")
+    return platforms
+
+
+@functools.lru_cache(maxsize=64)
+def supported_tags(target: Target) -> frozenset[Tag]:
+    """The wheel tags CPython on ``target`` accepts."""
+    version = target.runtime.version
+    platforms = manylinux_platforms(target)
+    tags = [*cpython_tags(version, platforms=platforms)]
+    tags += compatible_tags(version, interpreter=abi_tag(target), platforms=platforms)
+    return frozenset(tags)
+
+
+def tag_loads(tag: Tag, target: Target) -> bool:
+    """Whether a wheel tag can load on ``target`` (CPython on manylinux)."""
+    return tag in supported_tags(target)
+
+
+def describe_tags(target: Target) -> str:
+    """The tags a loading wheel needs, for messages."""
+    major, minor = target.runtime.glibc
+    return f"{abi_tag(target)} or abi3, manylinux glibc <= {major}.{minor}, {target.architecture.machine}"
