@@ -160,8 +160,13 @@ class Cache:
         out = {}
         for kind in ("locks", "deps", "objects"):
             base = self.root / kind
-            files = [p for p in base.rglob("*") if p.is_file()] if base.is_dir() else []
-            entries = len(list(base.iterdir())) if base.is_dir() else 0
+            # Dot files are the file locks that serialise writers, not entries.
+            files = (
+                [p for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")]
+                if base.is_dir()
+                else []
+            )
+            entries = len([p for p in base.iterdir() if not p.name.startswith(".")]) if base.is_dir() else 0
             if kind == "objects" and base.is_dir():
                 entries = len(files)
             out[kind] = {"entries": entries, "bytes": sum(p.stat().st_size for p in files)}

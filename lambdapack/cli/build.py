@@ -107,6 +107,7 @@ def build(
                 exclude=exclude,
                 include=include,
                 output=output,
+                index=index(index_url, extra_index_urls, find_links),
             )
         else:
             only_with_source = (

@@ -185,7 +185,7 @@ def _poetry(path: Path, selection: Selection, work: Path) -> Materialized:
         name = _normalize(package["name"])
         hashes = [f["hash"] for f in package.get("files", []) if "hash" in f]
         pins[name] = (package["version"], hashes)
-    wanted = _poetry_dependencies(project, selection)
+    wanted = poetry_dependencies(project, selection)
     missing = [name for name in wanted if _normalize(_requirement_name(name)) not in pins]
     if missing:
         raise ResolveError(f"{path}: {', '.join(missing)} not in the lock; run poetry lock")
@@ -218,7 +218,7 @@ def poetry_hashes(resolved: Path, work: Path) -> None:
     resolved.write_text("".join(line + "\n" for line in out), encoding="utf-8")
 
 
-def _poetry_dependencies(project: dict[str, Any], selection: Selection) -> list[str]:
+def poetry_dependencies(project: dict[str, Any], selection: Selection) -> list[str]:
     """The requirements a poetry project declares for the selected extras and
     groups: Poetry 2's ``[project]`` table (with ``optional-dependencies`` and
     PEP 735 ``[dependency-groups]``) or Poetry 1's ``[tool.poetry]`` tables."""
