@@ -41,7 +41,8 @@ def test_every_problem_of_a_function_is_reported_at_once(make_project: Callable[
         "lambdapack.toml: functions.api.source: directory 'missing' does not exist",
         "lambdapack.toml: functions.api.extras: must be a list of extra names (strings), not 'web'",
         "lambdapack.toml: functions.api.index_url: must be a non-empty string, not 5",
-        "lambdapack.toml: functions.api.find_links: must be a list of directories or URLs (strings), not 'wheels'",
+        "lambdapack.toml: functions.api.find_links: must be a list of directories or URLs (strings), "
+        "not 'wheels'",
     ]
 
 
