@@ -15,6 +15,7 @@ line here.
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,12 +212,14 @@ class Ecosystems:
     def __init__(self, environ: Mapping[str, str], given: Mapping[str, Ecosystem] | None = None) -> None:
         self._environ = environ
         self._made: dict[str, Ecosystem] = dict(given or {})
+        self._lock = threading.Lock()  # functions build in threads: one ecosystem per language
 
     def __getitem__(self, language: str) -> Ecosystem:
-        found = self._made.get(language)
-        if found is None:
-            found = self._made[language] = create(language, self._environ)
-        return found
+        with self._lock:
+            found = self._made.get(language)
+            if found is None:
+                found = self._made[language] = create(language, self._environ)
+            return found
 
     def for_target(self, target: Target) -> Ecosystem:
         return self[target.language]
