@@ -136,7 +136,7 @@ class Cache:
 
     # -- compressed source files -------------------------------------------
 
-    def compressed(self, content_sha256: str, path: Path) -> Compressed:
+    def compressed(self, content_sha256: str, path: str | Path) -> Compressed:
         """The compressed form of ``path`` (whose content hash is given), from
         the object store or made now and stored."""
         obj = self.root / "objects" / content_sha256[:2] / content_sha256

@@ -79,11 +79,11 @@ class StagedPackage(Package):
     ) -> None:
         self.label = label
         self.ownership = ownership
-        self._paths = {e.name: e.path for e in entries}
+        self._paths = {e.name: Path(e.path) for e in entries}
         self.files = tuple(
             PackageFile(
                 name=e.name,
-                size=e.compressed.size if e.compressed else e.path.stat().st_size,
+                size=e.compressed.size if e.compressed else Path(e.path).stat().st_size,
                 mode=0o755 if e.executable else 0o644,
             )
             for e in sorted(entries, key=lambda e: e.name)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,6 +175,7 @@ def for_function(
     """The plan of ``spec``: its sources (own files and local packages) hashed
     through ``files``, its dependency inputs from ``ecosystem``, ``options`` and
     the engines' versions. The one place a function's inputs are gathered."""
+    stats: dict[str, os.stat_result] = {}
     entries = collect(
         spec.source,
         project_root=project_root,
@@ -181,11 +183,15 @@ def for_function(
         include=spec.include,
         skip=skip,
         defaults=ecosystem.default_excludes,
+        stats=stats,
     )
     for local in ecosystem.local_sources(spec):
-        entries += collect(local.path, project_root=project_root, exclude=local.exclude, skip=skip)
+        entries += collect(
+            local.path, project_root=project_root, exclude=local.exclude, skip=skip, stats=stats
+        )
     sources = tuple(
-        SourceFile(name=e.name, executable=e.executable, sha256=files.sha256(e.path)) for e in entries
+        SourceFile(name=e.name, executable=e.executable, sha256=files.sha256(e.path, stats.get(str(e.path))))
+        for e in entries
     )
     plan = make(
         function=spec.name,

@@ -10,7 +10,9 @@ docs/config.md.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -50,30 +52,70 @@ def collect(
     include: Sequence[str] = (),
     skip: Sequence[Path] = (),
     defaults: Sequence[str] = (),
+    stats: dict[str, os.stat_result] | None = None,
 ) -> tuple[ArchiveEntry, ...]:
     """The files of ``source`` that go into the zip, sorted by name.
 
     ``skip`` lists absolute directories never to include (the output dir);
-    ``defaults`` are the language's default excludes, added to the common ones.
+    ``defaults`` are the language's default excludes, added to the common ones;
+    ``stats`` receives each selected file's stat (so it is not taken twice).
     """
     source = source.resolve()
     project_root = project_root.resolve()
     walk = _Walk(
         source=source,
         project_root=project_root,
-        defaults=GitIgnoreSpec.from_lines((*COMMON_EXCLUDES, *defaults)),
-        excludes=GitIgnoreSpec.from_lines(exclude),
-        includes=GitIgnoreSpec.from_lines(include) if include else None,
-        skipped=frozenset(p.resolve() for p in skip),
+        root_prefix=str(project_root) + os.sep,
+        defaults=Patterns(GitIgnoreSpec.from_lines((*COMMON_EXCLUDES, *defaults))),
+        excludes=Patterns(GitIgnoreSpec.from_lines(exclude)),
+        includes=Patterns(GitIgnoreSpec.from_lines(include)) if include else None,
+        skipped=frozenset(str(p.resolve()) for p in skip),
+        stats=stats if stats is not None else {},
     )
-    files = walk.files(source, _parent_gitignores(source, project_root), frozenset())
-    return tuple(sorted(files, key=lambda f: f.name.encode("utf-8", "surrogateescape")))
+    files = list(walk.files(str(source), "", _parent_gitignores(source, project_root), frozenset()))
+    files.sort(key=lambda f: f.name.encode("utf-8", "surrogateescape"))
+    return tuple(files)
+
+
+_GROUP = re.compile(r"\(\?P<[^>]+>")
+
+
+class Patterns:
+    """A :class:`GitIgnoreSpec`, matched through one combined regular expression
+    when it has no negated (``!``) patterns: then "the last matching pattern
+    wins" is the same as "any pattern matches", and one ``re.match`` replaces a
+    loop over every pattern (the walk of a 20,000-file function depends on it)."""
+
+    __slots__ = ("_regex", "spec")
+
+    def __init__(self, spec: GitIgnoreSpec) -> None:
+        self.spec = spec
+        self._regex: re.Pattern[str] | None = None
+        active = [p for p in spec.patterns if p.include is not None]
+        regexes = [getattr(p, "regex", None) for p in active]
+        if active and all(p.include for p in active) and all(isinstance(r, re.Pattern) for r in regexes):
+            patterns = [r for r in regexes if isinstance(r, re.Pattern)]
+            if len({r.flags for r in patterns}) == 1:
+                combined = "|".join(f"(?:{_GROUP.sub('(?:', r.pattern)})" for r in patterns)
+                with contextlib.suppress(re.error):
+                    self._regex = re.compile(combined, patterns[0].flags)
+
+    def match(self, name: str) -> bool:
+        if self._regex is not None:
+            return self._regex.match(name) is not None
+        return bool(self.spec.patterns) and bool(self.spec.match_file(name))
+
+    def check(self, name: str) -> bool | None:
+        """True: ignored, False: re-included, None: no pattern matched."""
+        if self._regex is not None:
+            return True if self._regex.match(name) is not None else None
+        return self.spec.check_file(name).include
 
 
 @dataclass(frozen=True, slots=True)
 class _Ignore:
     base: str  # directory of the .gitignore, relative to the source ('' = source)
-    spec: GitIgnoreSpec
+    spec: Patterns
     outside: bool  # the .gitignore is in a parent of the source dir
     prefix: str  # for outside ones: the source dir relative to the .gitignore's dir
 
@@ -87,73 +129,83 @@ class _Ignore:
             rel = name[len(self.base) + 1 :]
         else:
             rel = name
-        return self.spec.check_file(rel).include
+        return self.spec.check(rel)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class _Walk:
     source: Path
     project_root: Path
-    defaults: GitIgnoreSpec
-    excludes: GitIgnoreSpec
-    includes: GitIgnoreSpec | None
-    skipped: frozenset[Path]
+    root_prefix: str  # the project root with a trailing separator
+    defaults: Patterns
+    excludes: Patterns
+    includes: Patterns | None
+    skipped: frozenset[str]
+    stats: dict[str, os.stat_result]
 
     def excluded(self, name: str, ignores: Sequence[_Ignore]) -> bool:
         """Whether ``name`` (a file, or a directory with a trailing '/') stays out."""
-        if self.includes is not None and self.includes.match_file(name):
+        if self.includes is not None and self.includes.match(name):
             return False
-        return _gitignored(name, ignores) or self.defaults.match_file(name) or self.excludes.match_file(name)
+        return _gitignored(name, ignores) or self.defaults.match(name) or self.excludes.match(name)
+
+    def inside(self, path: str) -> bool:
+        real = os.path.realpath(path)
+        return real == str(self.project_root) or real.startswith(self.root_prefix)
 
     def files(
-        self, directory: Path, ignores: Sequence[_Ignore], seen: frozenset[Path]
+        self, directory: str, rel: str, ignores: Sequence[_Ignore], seen: frozenset[str]
     ) -> Iterator[ArchiveEntry]:
-        real = directory.resolve()
+        """The selected files below ``directory`` (``rel``: its name in the zip
+        with a trailing '/', or '' for the source directory)."""
+        real = os.path.realpath(directory)
         if real in seen:
             raise SourceError(f"symlink loop at {directory}")
         seen = seen | {real}
-        here = _read_gitignore(directory / ".gitignore")
+        here = _read_gitignore(Path(directory, ".gitignore"))
         if here is not None:
-            rel = directory.relative_to(self.source).as_posix()
-            base = "" if rel == "." else rel
-            ignores = [*ignores, _Ignore(base=base, spec=here, outside=False, prefix="")]
+            ignores = [*ignores, _Ignore(base=rel.rstrip("/"), spec=Patterns(here), outside=False, prefix="")]
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            with os.scandir(directory) as scan:
+                entries = sorted(scan, key=lambda e: e.name)
         except OSError as exc:
             raise SourceError(f"cannot read directory {directory}: {exc.strerror}") from None
         for entry in entries:
-            path = Path(entry.path)
-            name = path.relative_to(self.source).as_posix()
+            path = entry.path
+            name = rel + entry.name
             try:
-                st = path.stat()
+                st = entry.stat()
             except FileNotFoundError:
                 if not entry.is_symlink() or self.excluded(name, ignores):
                     continue
-                raise SourceError(f"{name}: broken symlink ({path.readlink()})") from None
+                raise SourceError(f"{name}: broken symlink ({Path(path).readlink()})") from None
             except OSError as exc:
                 raise SourceError(f"cannot stat {path}: {exc.strerror}") from None
             is_dir = stat.S_ISDIR(st.st_mode)
-            if is_dir and (entry.name in _PRUNE or (path / "pyvenv.cfg").exists()):
+            # String paths, not Path objects: the walk runs on every build, no-ops included.
+            venv = is_dir and os.path.exists(path + "/pyvenv.cfg")  # noqa: PTH110 - see above
+            if is_dir and (entry.name in _PRUNE or venv):
                 continue
             key = name + "/" if is_dir else name
-            if entry.is_symlink() and not path.resolve().is_relative_to(self.project_root):
+            if entry.is_symlink() and not self.inside(path):
                 if self.excluded(key, ignores):
                     continue
                 raise SourceError(
-                    f"{name}: symlink points outside the project ({path.readlink()}); "
+                    f"{name}: symlink points outside the project ({Path(path).readlink()}); "
                     "copy the file in, or exclude the link"
                 )
             if is_dir:
-                if path.resolve() in self.skipped:
+                if os.path.realpath(path) in self.skipped:
                     continue
                 if self.includes is None and self.excluded(key, ignores):
                     continue
-                yield from self.files(path, ignores, seen)
+                yield from self.files(path, key, ignores, seen)
             elif stat.S_ISREG(st.st_mode) and not self.excluded(name, ignores):
                 try:
                     name.encode("utf-8")
                 except UnicodeEncodeError:
                     raise SourceError(f"{path}: file name is not valid UTF-8") from None
+                self.stats[path] = st
                 yield ArchiveEntry(name=name, path=path, executable=bool(st.st_mode & stat.S_IXUSR))
 
 
@@ -177,7 +229,7 @@ def _parent_gitignores(source: Path, project_root: Path) -> list[_Ignore]:
         spec = _read_gitignore(directory / ".gitignore")
         if spec is not None:
             prefix = source.relative_to(directory).as_posix() + "/"
-            found.append(_Ignore(base="", spec=spec, outside=True, prefix=prefix))
+            found.append(_Ignore(base="", spec=Patterns(spec), outside=True, prefix=prefix))
     return found
 
 

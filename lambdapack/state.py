@@ -12,6 +12,7 @@ live in ``<output>/.lambdapack-state.json``; the plans of the last builds in
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,10 +39,11 @@ class StatCache:
         self._lock = threading.Lock()
         self.changed = False
 
-    def sha256(self, path: Path) -> str:
-        st = path.stat()
-        signature = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+    def sha256(self, path: str | Path, st: os.stat_result | None = None) -> str:
+        """The content hash of ``path``; ``st`` is its stat when just taken."""
         key = str(path)
+        st = st or os.stat(key)  # noqa: PTH116 - a str: cheaper than a Path for 20,000 files
+        signature = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
         with self._lock:
             known = self._known.get(key)
         if known is not None and tuple(known[:4]) == signature:

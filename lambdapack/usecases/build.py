@@ -110,13 +110,16 @@ def build_function(
     check: bool = True,
     on_progress: ProgressCallback | None = None,
     environ: Mapping[str, str] | None = None,
-    index: IndexOptions | None = None,
+    index_url: str | None = None,
+    extra_index_urls: Iterable[str] = (),
+    find_links: Iterable[str | Path] = (),
 ) -> Artifact:
     """Build one function described by arguments (for IaC programs such as a
     cdktf app). Writes ``<output>/<name>.zip`` and updates the manifest there;
     cheap when nothing changed. Relative paths are taken from ``project_dir``,
     which defaults to the :func:`project_root` of the calling script's
-    directory (so the current directory does not matter)."""
+    directory (so the current directory does not matter). The index options
+    are used as the command line's are (relative ``find_links`` from ``project_dir``)."""
     if project_dir is None:
         caller = sys._getframe(1).f_globals.get("__file__")
         project_dir = project_root(Path(caller).parent if caller else ".")
@@ -131,7 +134,14 @@ def build_function(
         exclude=exclude,
         include=include,
         output=output,
-        index=index,
+        index=IndexOptions(
+            index_url=index_url,
+            extra_index_urls=tuple(extra_index_urls),
+            find_links=tuple(
+                str(link) if "://" in str(link) else str((Path(project_dir) / link).resolve())
+                for link in find_links
+            ),
+        ),
     )
     try:
         return run(project, [], check=check, on_progress=on_progress, environ=environ).artifacts[0]
@@ -217,8 +227,9 @@ def run(
         updates = {name: o.record for name, o in outcomes.items() if o.record is not None}
         plans = {name: o.plan.to_json() for name, o in outcomes.items() if o.plan is not None}
         used = [path for o in outcomes.values() for path in o.files]
-        with contextlib.suppress(OSError):  # the state only saves work next time
-            context.state.save(updates, used, plans)
+        if updates or plans or context.state.files.changed:  # a no-op writes nothing
+            with contextlib.suppress(OSError):  # the state only saves work next time
+                context.state.save(updates, used, plans)
     if failures:
         raise BuildFailed(failures, artifacts)
     return BuildResult(project=project, artifacts=tuple(artifacts), manifest=document)
