@@ -44,7 +44,10 @@ def built(make_project: Callable[..., Path]) -> Path:
 
 
 def _outputs(root: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((root / "dist").iterdir())}
+    """The zips and the manifest (the state and plan files are lambdapack's
+    own bookkeeping: a failed build may still record file hashes there)."""
+    internal = {".lambdapack-state.json", ".lambdapack-plan.json"}
+    return {p.name: p.read_bytes() for p in sorted((root / "dist").iterdir()) if p.name not in internal}
 
 
 BREAKAGES: list[tuple[str, Callable[[Path], None], int, str]] = [
