@@ -1,16 +1,30 @@
 """lambdapack against the baseline tools, same machine, same process tree.
 
     python bench/run.py [--runs 5] [--cold-runs 3] [--configs small,large] [--archs arm64,x86_64]
+                        [--only functions,thirty,20k] [--ref GIT_REF] [--workdir DIR]
 
 For each function (small: requests + pydantic + orjson; large: numpy +
 pandas) and architecture (python3.11), it times whole processes, in
-alternation, in four scenarios:
+alternation, in three scenarios (`functions`):
 
   cold    every cache empty (lambdapack's, uv's, pip's; no previous output)
   warm    caches full, one line of one source file changed
   no-op   nothing changed
-  30-fn   a 30-function project where nothing changed (lambdapack vs the uv
+
+and then, unless --only leaves them out:
+
+  thirty  a 30-function project where nothing changed (lambdapack vs the uv
           recipe run for 30 functions; the baseline runs once)
+  20k     one function (python3.12 arm64, no dependencies) whose source
+          directory holds 20,000 small files (200 packages x 100 modules):
+          first build (empty cache, no output), warm (one line of one file
+          changed) and no-op, --runs times each, against the uv recipe's
+          equivalent for a function without dependencies (cp -r of the tree +
+          zip -r -X, once) and a `cp` of the zip; needs no network
+          (`--only 20k` runs it alone)
+
+lambdapack is measured as users install it: a wheel built from a clean copy
+of the working tree (or of --ref) is installed into bench/.venv each run.
 
 Baselines:
   pip     pip install --target T --platform manylinux... --only-binary=:all: --no-compile, cp, zip -r -X
@@ -26,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -60,6 +75,15 @@ def sh(command: str, cwd: Path, env: dict[str, str]) -> float:
     start = time.perf_counter()
     subprocess.run(["bash", "-c", command], cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
+
+
+def sh_cpu(command: str, cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system, of the process tree) of ``command``:
+    the CPU time varies less than the wall time on a busy machine."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = sh(command, cwd, env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def make_function(directory: Path, requirements: list[str]) -> None:
@@ -105,14 +129,82 @@ def recipe(tool: str, arch: str, fn: str, out: str) -> str:
     )
 
 
-def install_lambdapack() -> None:
-    """(Re)install this checkout into bench/.venv, as `pip install lambdapack` would."""
+#: Left out of the copy a wheel is built from: at the top of the repository,
+#: what is not source (and setuptools' own output, build/: a file moved or
+#: deleted in lambdapack/ stays in build/lib and would be packed again) ...
+_NOT_SOURCE_TOP = {".git", ".venv", "build", "dist", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+#: ... and anywhere.
+_NOT_SOURCE_ANYWHERE = ("__pycache__", "*.egg-info", ".venv")
+
+
+def _not_source(directory: str, names: list[str]) -> set[str]:
+    ignored = set(shutil.ignore_patterns(*_NOT_SOURCE_ANYWHERE)(directory, names))
+    if Path(directory) == REPO:
+        ignored |= _NOT_SOURCE_TOP & set(names)
+    return ignored
+
+
+def install_lambdapack(ref: str | None = None) -> None:
+    """(Re)install this working tree (or, with ``ref``, that commit of the
+    repository) into bench/.venv, as `pip install lambdapack` would: a regular,
+    not editable, install of a wheel built from a clean copy of the tree, then
+    a check that the installed package is that tree's lambdapack/."""
     venv = LAMBDAPACK.parent.parent
     if not venv.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, "--force-reinstall", "--no-deps", str(REPO)], check=True)
-    subprocess.run([*pip, str(REPO)], check=True)
+    python = str(venv / "bin" / "python")
+    pip = [python, "-m", "pip", "--disable-pip-version-check"]
+    with tempfile.TemporaryDirectory(prefix="lambdapack-bench-install-") as tmp:
+        source = Path(tmp) / "src"
+        if ref is None:
+            shutil.copytree(REPO, source, ignore=_not_source, symlinks=True)
+        else:
+            source.mkdir()
+            archive = subprocess.run(
+                ["git", "-C", str(REPO), "archive", "--format=tar", ref], check=True, capture_output=True
+            )
+            subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
+        subprocess.run([*pip, "wheel", "--quiet", "--no-deps", "-w", tmp, str(source)], check=True)
+        (wheel,) = Path(tmp).glob("lambdapack-*.whl")
+        subprocess.run([*pip, "install", "--quiet", "--force-reinstall", "--no-deps", str(wheel)], check=True)
+        subprocess.run([*pip, "install", "--quiet", str(wheel)], check=True)  # dependencies
+        located = subprocess.run(
+            [python, "-c", "import lambdapack, os; print(os.path.dirname(lambdapack.__file__))"],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+        )
+        _check_installed(Path(located.stdout.strip()), source / "lambdapack")
+
+
+def _check_installed(installed: Path, tree: Path) -> None:
+    """Fail unless the installed package holds exactly the tree's modules, byte for byte."""
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {
+            p.relative_to(root).as_posix(): p.read_bytes()
+            for p in root.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and (p.suffix == ".py" or p.name == "py.typed")
+        }
+
+    got, want = files(installed), files(tree)
+    if got != want:
+        differ = sorted(n for n in got.keys() | want.keys() if got.get(n) != want.get(n))
+        raise SystemExit(f"bench/.venv's lambdapack ({installed}) differs from the source: {differ[:10]}")
+
+
+def _describe(ref: str | None) -> dict[str, object]:
+    """Which lambdapack was measured: the commit, and whether the working tree differed from it."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    if ref is not None:
+        return {"commit": git("rev-parse", f"{ref}^{{commit}}"), "source": f"git ref {ref}"}
+    dirty = bool(git("status", "--porcelain", "--", "lambdapack", "pyproject.toml"))
+    return {"commit": git("rev-parse", "HEAD"), "source": "working tree", "uncommitted_changes": dirty}
 
 
 def _clean_environment() -> dict[str, str]:
@@ -209,7 +301,159 @@ def bench_thirty(args: argparse.Namespace, work: Path) -> dict[str, object]:
     return {"first_build": first, "no-op": noop, "uv_30_functions": baseline}
 
 
-def report(results: list[dict[str, object]], thirty: dict[str, object] | None) -> list[str]:
+TWENTY_K_PACKAGES = 200
+TWENTY_K_MODULES = 100  # per package, __init__.py included
+#: Whole-process no-op of a 20,000-file function (the issue's target).
+TWENTY_K_NOOP_TARGET = 0.3
+
+
+def make_twenty_k(root: Path) -> int:
+    """A project with one function, fn/, of 20,000 small modules plus app.py;
+    returns the number of files in fn/."""
+    if root.exists():
+        shutil.rmtree(root)
+    fn = root / "fn"
+    fn.mkdir(parents=True)
+    (fn / "app.py").write_text(APP)
+    count = 1
+    for p in range(TWENTY_K_PACKAGES):
+        package = fn / f"pkg{p:03}"
+        package.mkdir()
+        for m in range(TWENTY_K_MODULES):
+            name = "__init__.py" if m == 0 else f"mod{m:02}.py"
+            body = (
+                f'"""Module {m} of package {p}: one of the benchmark\'s small source files."""\n\n'
+                f'NAME = "pkg{p:03}.mod{m:02}"\nVALUE = {p * 1000 + m}\n\n\n'
+                f"def value() -> int:\n    return VALUE + {m}  # about two hundred bytes in all\n"
+            )
+            (package / name).write_text(body)
+            count += 1
+    (root / "lambdapack.toml").write_text(
+        'runtime = "python3.12"\narchitecture = "arm64"\n\n'
+        '[functions.fn]\nsource = "fn"\nhandler = "app.handler"\n'
+    )
+    return count
+
+
+def bench_twenty_k(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    """One function of 20,000 source files: first build, warm, no-op (whole
+    processes), the uv recipe's equivalent once, and the cp floor."""
+    base = work / "twenty-k"
+    project = base / "project"
+    files = make_twenty_k(project)
+    fn, dist, cache = project / "fn", project / "dist", base / "cache-lambdapack"
+    ours = dist / "fn.zip"
+    env = _clean_environment()
+    env["LAMBDAPACK_CACHE_DIR"] = str(cache)
+    env["UV_CACHE_DIR"] = str(base / "cache-uv")
+    command = f"{LAMBDAPACK} build -q -C {project}"
+
+    cpu: dict[str, list[float]] = {"first": [], "warm": [], "no-op": []}
+
+    def timed(scenario: str) -> float:
+        wall, used = sh_cpu(command, base, env)
+        cpu[scenario].append(used)
+        return wall
+
+    def first_build() -> float:
+        shutil.rmtree(dist, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
+        return timed("first")
+
+    first = [first_build() for _ in range(args.runs)]
+    edited = fn / f"pkg{TWENTY_K_PACKAGES // 2:03}" / f"mod{TWENTY_K_MODULES // 2:02}.py"
+    warm = []
+    for run in range(args.runs):
+        before = ours.read_bytes()
+        with edited.open("a") as f:
+            f.write(f"# edit {run}\n")
+        warm.append(timed("warm"))
+        if ours.read_bytes() == before:
+            raise SystemExit("20k: the warm build did not change the zip")
+    written = ours.stat()
+    noop = [timed("no-op") for _ in range(args.runs)]
+    after = ours.stat()
+    if (after.st_mtime_ns, after.st_ino) != (written.st_mtime_ns, written.st_ino):
+        raise SystemExit("20k: a no-op build rewrote the zip")
+    recipe_zip = base / "uv.zip"
+    uv_recipe, uv_cpu = sh_cpu(
+        f"T=$(mktemp -d) && cp -r {fn}/. $T/ && rm -f {recipe_zip} && "
+        f"(cd $T && zip -q -r -X {recipe_zip} .) && rm -rf $T",
+        base,
+        env,
+    )
+    floor = [sh(f"cp {ours} {base / 'copy.zip'}", base, dict(os.environ)) for _ in range(args.runs)]
+    with zipfile.ZipFile(ours) as zf:
+        entries = len(zf.infolist())
+    if entries != files:
+        raise SystemExit(f"20k: the zip has {entries} entries, the function {files} files")
+    return {
+        "files": files,
+        "source_bytes": sum(p.stat().st_size for p in fn.rglob("*") if p.is_file()),
+        "times": {"first": first, "warm": warm, "no-op": noop},
+        "cpu_times": cpu,
+        "uv_recipe": uv_recipe,
+        "uv_recipe_cpu": uv_cpu,
+        "cp_floor": median(floor),
+        "sizes": {"lambdapack": ours.stat().st_size, "uv": recipe_zip.stat().st_size},
+        "target_noop": TWENTY_K_NOOP_TARGET,
+    }
+
+
+def report_twenty_k(twenty_k: dict[str, object]) -> list[str]:
+    times, cpu = twenty_k["times"], twenty_k["cpu_times"]
+    m = {scenario: median(values) for scenario, values in times.items()}  # type: ignore[attr-defined]
+    c = {scenario: median(values) for scenario, values in cpu.items()}  # type: ignore[attr-defined]
+    uv, uv_cpu = float(twenty_k["uv_recipe"]), float(twenty_k["uv_recipe_cpu"])  # type: ignore[arg-type]
+    sizes = twenty_k["sizes"]
+    runs = len(times["no-op"])  # type: ignore[index]
+    verdict = "met" if m["no-op"] <= TWENTY_K_NOOP_TARGET else "NOT met"
+    lines = [
+        f"20k files: one function, {twenty_k['files']:,} source files "
+        f"({twenty_k['source_bytes']:,} bytes), python3.12/arm64, no dependencies; "
+        f"medians of {runs} runs (cpu = user + system time)",
+        f"{'scenario':<10} {'lambdapack':>10} {'cpu':>8} {'uv recipe':>10} {'cpu':>8} {'lp/uv':>7}",
+    ]
+    lines.append("-" * len(lines[-1]))
+    for scenario in ("first", "warm", "no-op"):
+        lines.append(
+            f"{scenario:<10} {m[scenario]:>9.3f}s {c[scenario]:>7.3f}s {uv:>9.3f}s {uv_cpu:>7.3f}s "
+            f"{m[scenario] / uv:>7.3f}"
+        )
+    lines.append(
+        f"uv recipe = cp -r + zip -r -X, 1 run; zip sizes: lambdapack {sizes['lambdapack']:,}, "  # type: ignore[index]
+        f"uv recipe {sizes['uv']:,}; cp floor {twenty_k['cp_floor']:.3f}s; "  # type: ignore[index]
+        f"target no-op <= {TWENTY_K_NOOP_TARGET} s: {verdict}"
+    )
+    return lines
+
+
+def report(
+    results: list[dict[str, object]],
+    thirty: dict[str, object] | None,
+    twenty_k: dict[str, object] | None = None,
+) -> list[str]:
+    lines: list[str] = []
+    if results:
+        lines += report_functions(results)
+    if thirty:
+        noop = median(thirty["no-op"])  # type: ignore[arg-type]
+        lines.append("")
+        lines.append(
+            f"30 functions (small/arm64): first build {thirty['first_build']:.2f}s, "
+            f"no-op median {noop:.3f}s; "
+            f"uv recipe for 30 functions (warm caches, 1 run) {thirty['uv_30_functions']:.2f}s; "
+            f"ratio {noop / thirty['uv_30_functions']:.4f}"  # type: ignore[operator]
+        )
+    if twenty_k:
+        lines.append("")
+        lines += report_twenty_k(twenty_k)
+    while lines and not lines[0]:
+        lines.pop(0)
+    return lines
+
+
+def report_functions(results: list[dict[str, object]]) -> list[str]:
     lines = []
     header = (
         f"{'function':<14} {'scenario':<7} {'lambdapack':>10} {'uv':>8} {'pip':>8} {'lp/uv':>7} {'lp/pip':>7}"
@@ -237,15 +481,6 @@ def report(results: list[dict[str, object]], thirty: dict[str, object] | None) -
             f"{sizes['zip -9 -X']:>11,} {sizes['lambdapack'] / sizes['zip -9 -X']:>8.3f} "
             f"{sizes['uv']:>11,} {result['cp_floor']:>8.3f}s"
         )
-    if thirty:
-        noop = median(thirty["no-op"])  # type: ignore[arg-type]
-        lines.append("")
-        lines.append(
-            f"30 functions (small/arm64): first build {thirty['first_build']:.2f}s, "
-            f"no-op median {noop:.3f}s; "
-            f"uv recipe for 30 functions (warm caches, 1 run) {thirty['uv_30_functions']:.2f}s; "
-            f"ratio {noop / thirty['uv_30_functions']:.4f}"  # type: ignore[operator]
-        )
     return lines
 
 
@@ -258,27 +493,54 @@ def main() -> None:
     parser.add_argument("--configs", default="small,large")
     parser.add_argument("--archs", default="arm64,x86_64")
     parser.add_argument("--no-thirty", action="store_true", help="skip the 30-function scenario")
+    parser.add_argument(
+        "--only",
+        help="run only these scenarios, comma-separated, of: functions (the per-function table), "
+        "thirty (30 functions), 20k (one function of 20,000 files; no network needed)",
+    )
     parser.add_argument("--workdir", type=Path, help="keep the work here (default: a temporary directory)")
+    parser.add_argument(
+        "--ref",
+        help="benchmark lambdapack as committed at this git ref (default: the working tree, "
+        "uncommitted changes included)",
+    )
     args = parser.parse_args()
-    install_lambdapack()
+    scenarios = {"functions", "thirty", "20k"}
+    if args.only:
+        selected = set(args.only.split(","))
+    else:
+        selected = scenarios - ({"thirty"} if args.no_thirty else set())
+    if selected - scenarios:
+        parser.error(f"--only: unknown scenario(s) {', '.join(sorted(selected - scenarios))}")
+    install_lambdapack(args.ref)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="lambdapack-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     results = []
-    for config in args.configs.split(","):
-        for arch in args.archs.split(","):
-            print(f"benchmarking {config}/{arch} ...", file=sys.stderr, flush=True)
-            results.append(bench_function(config, arch, args, work))
-    thirty = None if args.no_thirty else bench_thirty(args, work)
-    lines = report(results, thirty)
+    if "functions" in selected:
+        for config in args.configs.split(","):
+            for arch in args.archs.split(","):
+                print(f"benchmarking {config}/{arch} ...", file=sys.stderr, flush=True)
+                results.append(bench_function(config, arch, args, work))
+    thirty = None
+    if "thirty" in selected:
+        print("benchmarking 30 functions ...", file=sys.stderr, flush=True)
+        thirty = bench_thirty(args, work)
+    twenty_k = None
+    if "20k" in selected:
+        print("benchmarking one function of 20,000 files ...", file=sys.stderr, flush=True)
+        twenty_k = bench_twenty_k(args, work)
+    lines = report(results, thirty, twenty_k)
     print("\n".join(lines))
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
     document = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-        "args": {"runs": args.runs, "cold_runs": args.cold_runs},
+        "args": {"runs": args.runs, "cold_runs": args.cold_runs, "scenarios": sorted(selected)},
+        "lambdapack": _describe(args.ref),
         "functions": results,
         "thirty": thirty,
+        "twenty_k": twenty_k,
         "report": lines,
     }
     (out / "latest.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
