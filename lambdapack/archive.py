@@ -22,14 +22,11 @@ import hashlib
 import itertools
 import os
 import struct
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
-
-import deflate
 
 from .errors import ArchiveError
 
@@ -69,6 +66,8 @@ class ArchiveEntry:
 
 def compress(data: bytes) -> Compressed:
     """The entry for ``data``: deflated by the pinned libdeflate, or stored."""
+    import deflate  # here, not at the top: a no-op build never compresses
+
     crc = deflate.crc32(data)
     if data:
         deflated = deflate.deflate_compress(data, COMPRESS_LEVEL)
@@ -109,6 +108,8 @@ def write(entries: Iterable[ArchiveEntry], dest: Path, *, epoch: int | None = No
     duplicates = sorted({n for a, n in itertools.pairwise(names) if a == n})
     if duplicates:
         raise ArchiveError(f"duplicate entries in {dest.name}: {', '.join(duplicates[:5])}")
+    import tempfile
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     tmp = Path(tmp_name)

@@ -20,31 +20,31 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from lambdapack import __version__
 from lambdapack.archive import ArchiveEntry
 from lambdapack.cache import key as cache_key
 from lambdapack.ecosystem import DependencyPlan
 from lambdapack.runtimes import Target
-from lambdapack.sources import collect
+from lambdapack.sources import Selected, select
 
 if TYPE_CHECKING:
     from lambdapack.config import FunctionSpec
     from lambdapack.ecosystem import Ecosystem
-    from lambdapack.state import StatCache
+    from lambdapack.state import TreeMemos
 
 from lambdapack.state import PLAN_VERSION
 
 __all__ = ["PLAN_VERSION", "BuildPlan", "Planned", "SourceFile", "for_function", "make"]
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class SourceFile:
+class SourceFile(NamedTuple):
+    """One source file of a plan (a named tuple: a plan may list 20,000)."""
+
     name: str  # in the zip
     executable: bool
     sha256: str  # of the content, hex
@@ -160,7 +160,16 @@ class Planned:
     """A plan with the source entries it was computed from (to zip them)."""
 
     plan: BuildPlan
-    sources: tuple[ArchiveEntry, ...]
+    selected: tuple[Selected, ...]  # the source trees (own code, local packages)
+
+    @property
+    def trees(self) -> tuple[str, ...]:
+        """The keys of the source walks' memos."""
+        return tuple(tree.key for tree in self.selected)
+
+    def sources(self) -> tuple[ArchiveEntry, ...]:
+        """The source files as zip entries (made when a build needs them)."""
+        return tuple(entry for tree in self.selected for entry in tree.entries())
 
 
 def for_function(
@@ -168,38 +177,44 @@ def for_function(
     ecosystem: Ecosystem,
     *,
     project_root: Path,
-    files: StatCache,
+    memos: TreeMemos,
     options: Mapping[str, object],
     skip: Sequence[Path] = (),
 ) -> Planned:
-    """The plan of ``spec``: its sources (own files and local packages) hashed
-    through ``files``, its dependency inputs from ``ecosystem``, ``options`` and
-    the engines' versions. The one place a function's inputs are gathered."""
-    stats: dict[str, os.stat_result] = {}
-    entries = collect(
-        spec.source,
-        project_root=project_root,
-        exclude=spec.exclude,
-        include=spec.include,
-        skip=skip,
-        defaults=ecosystem.default_excludes,
-        stats=stats,
-    )
+    """The plan of ``spec``: its sources (own files and local packages) with
+    their content hashes (remembered in ``memos``), its dependency inputs from
+    ``ecosystem``, ``options`` and the engines' versions. The one place a
+    function's inputs are gathered."""
+    trees = [
+        select(
+            spec.source,
+            project_root=project_root,
+            memos=memos,
+            exclude=spec.exclude,
+            include=spec.include,
+            skip=skip,
+            defaults=ecosystem.default_excludes,
+        )
+    ]
     for local in ecosystem.local_sources(spec):
-        entries += collect(
-            local.path, project_root=project_root, exclude=local.exclude, skip=skip, stats=stats
+        trees.append(
+            select(local.path, project_root=project_root, memos=memos, exclude=local.exclude, skip=skip)
         )
     sources = tuple(
-        SourceFile(name=e.name, executable=e.executable, sha256=files.sha256(e.path, stats.get(str(e.path))))
-        for e in entries
+        SourceFile(name, executable, digest)
+        for tree in trees
+        for name, executable, digest in zip(tree.names, tree.executables, tree.hashes, strict=True)
     )
+    dependencies = ecosystem.plan(spec, project_root)
+    # The language's tools only decide the bytes of functions that have dependencies.
+    tools = ecosystem.engine_versions() if dependencies is not None else {}
     plan = make(
         function=spec.name,
         target=spec.target,
         handler=spec.handler,
         options={**options, "dependency_exclude": list(spec.dependency_exclude)},
-        engines={"lambdapack": __version__, **ecosystem.engine_versions()},
+        engines={"lambdapack": __version__, **tools},
         sources=sources,
-        dependencies=ecosystem.plan(spec, project_root),
+        dependencies=dependencies,
     )
-    return Planned(plan=plan, sources=entries)
+    return Planned(plan=plan, selected=tuple(trees))

@@ -11,17 +11,25 @@ docs/config.md.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import stat
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from pathspec import GitIgnoreSpec
+from typing import TYPE_CHECKING, Any
 
 from .archive import ArchiveEntry
+from .digest import sha256_hex
 from .errors import SourceError
+from .state import RACY_NS
+
+if TYPE_CHECKING:  # pathspec is imported by a walk: a no-op of an unchanged tree needs none
+    from pathspec import GitIgnoreSpec
+
+    from .state import TreeMemos
 
 #: Excluded from every function unless an ``include`` pattern brings them
 #: back; each language adds its own (``Ecosystem.default_excludes``).
@@ -53,13 +61,18 @@ def collect(
     skip: Sequence[Path] = (),
     defaults: Sequence[str] = (),
     stats: dict[str, os.stat_result] | None = None,
+    watch: list[list[Any]] | None = None,
 ) -> tuple[ArchiveEntry, ...]:
     """The files of ``source`` that go into the zip, sorted by name.
 
     ``skip`` lists absolute directories never to include (the output dir);
     ``defaults`` are the language's default excludes, added to the common ones;
-    ``stats`` receives each selected file's stat (so it is not taken twice).
+    ``stats`` receives each selected file's stat (so it is not taken twice),
+    ``watch`` the stat signature of every directory and ``.gitignore`` the
+    selection depends on (see :func:`select`).
     """
+    from pathspec import GitIgnoreSpec
+
     source = source.resolve()
     project_root = project_root.resolve()
     walk = _Walk(
@@ -71,8 +84,11 @@ def collect(
         includes=Patterns(GitIgnoreSpec.from_lines(include)) if include else None,
         skipped=frozenset(str(p.resolve()) for p in skip),
         stats=stats if stats is not None else {},
+        watch=watch if watch is not None else [],
     )
-    files = list(walk.files(str(source), "", _parent_gitignores(source, project_root), frozenset()))
+    parents = _parent_gitignores(source, project_root, walk.watch)
+    files: list[ArchiveEntry] = []
+    walk.files(str(source), "", parents, frozenset(), files)
     files.sort(key=lambda f: f.name.encode("utf-8", "surrogateescape"))
     return tuple(files)
 
@@ -142,6 +158,7 @@ class _Walk:
     includes: Patterns | None
     skipped: frozenset[str]
     stats: dict[str, os.stat_result]
+    watch: list[list[Any]]
 
     def excluded(self, name: str, ignores: Sequence[_Ignore]) -> bool:
         """Whether ``name`` (a file, or a directory with a trailing '/') stays out."""
@@ -154,15 +171,21 @@ class _Walk:
         return real == str(self.project_root) or real.startswith(self.root_prefix)
 
     def files(
-        self, directory: str, rel: str, ignores: Sequence[_Ignore], seen: frozenset[str]
-    ) -> Iterator[ArchiveEntry]:
-        """The selected files below ``directory`` (``rel``: its name in the zip
-        with a trailing '/', or '' for the source directory)."""
+        self,
+        directory: str,
+        rel: str,
+        ignores: Sequence[_Ignore],
+        seen: frozenset[str],
+        out: list[ArchiveEntry],
+    ) -> None:
+        """Add the selected files below ``directory`` (``rel``: its name in the
+        zip with a trailing '/', or '' for the source directory) to ``out``."""
         real = os.path.realpath(directory)
         if real in seen:
             raise SourceError(f"symlink loop at {directory}")
         seen = seen | {real}
-        here = _read_gitignore(Path(directory, ".gitignore"))
+        _watch(self.watch, directory)
+        here = _read_gitignore(Path(directory, ".gitignore"), self.watch)
         if here is not None:
             ignores = [*ignores, _Ignore(base=rel.rstrip("/"), spec=Patterns(here), outside=False, prefix="")]
         try:
@@ -199,14 +222,14 @@ class _Walk:
                     continue
                 if self.includes is None and self.excluded(key, ignores):
                     continue
-                yield from self.files(path, key, ignores, seen)
+                self.files(path, key, ignores, seen, out)
             elif stat.S_ISREG(st.st_mode) and not self.excluded(name, ignores):
                 try:
                     name.encode("utf-8")
                 except UnicodeEncodeError:
                     raise SourceError(f"{path}: file name is not valid UTF-8") from None
                 self.stats[path] = st
-                yield ArchiveEntry(name=name, path=path, executable=bool(st.st_mode & stat.S_IXUSR))
+                out.append(ArchiveEntry(name=name, path=path, executable=bool(st.st_mode & stat.S_IXUSR)))
 
 
 def _gitignored(name: str, ignores: Sequence[_Ignore]) -> bool:
@@ -218,7 +241,7 @@ def _gitignored(name: str, ignores: Sequence[_Ignore]) -> bool:
     return verdict
 
 
-def _parent_gitignores(source: Path, project_root: Path) -> list[_Ignore]:
+def _parent_gitignores(source: Path, project_root: Path, watch: list[list[Any]]) -> list[_Ignore]:
     """``.gitignore`` files between the project root and the source dir."""
     if not source.is_relative_to(project_root):
         return []
@@ -226,17 +249,193 @@ def _parent_gitignores(source: Path, project_root: Path) -> list[_Ignore]:
     for directory in reversed(source.parents):
         if not directory.is_relative_to(project_root):
             continue
-        spec = _read_gitignore(directory / ".gitignore")
+        _watch(watch, str(directory))
+        spec = _read_gitignore(directory / ".gitignore", watch)
         if spec is not None:
             prefix = source.relative_to(directory).as_posix() + "/"
             found.append(_Ignore(base="", spec=Patterns(spec), outside=True, prefix=prefix))
     return found
 
 
-def _read_gitignore(path: Path) -> GitIgnoreSpec | None:
+def _read_gitignore(path: Path, watch: list[list[Any]]) -> GitIgnoreSpec | None:
+    from pathspec import GitIgnoreSpec
+
     try:
-        return GitIgnoreSpec.from_lines(path.read_text("utf-8").splitlines())
+        spec = GitIgnoreSpec.from_lines(path.read_text("utf-8").splitlines())
     except FileNotFoundError:
-        return None
+        return None  # creating it changes its directory, which is watched
     except (OSError, UnicodeDecodeError) as exc:
         raise SourceError(f"cannot read {path}: {exc}") from None
+    _watch(watch, str(path))
+    return spec
+
+
+def _watch(watch: list[list[Any]], path: str) -> None:
+    """Remember what ``path`` (a directory or an ignore file) looks like now."""
+    try:
+        st = os.stat(path)  # noqa: PTH116 - string paths throughout the walk
+    except OSError:
+        return
+    watch.append([path, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_size])
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Selected:
+    """A source tree's selected files with their content hashes (as parallel
+    tuples: a no-op build of 20,000 files makes no object per file)."""
+
+    names: tuple[str, ...]  # in the zip, sorted
+    paths: tuple[str, ...]
+    executables: tuple[bool, ...]
+    hashes: tuple[str, ...]  # SHA-256 of each file's content, hex
+    key: str  # the tree's key in the memos
+
+    def entries(self) -> tuple[ArchiveEntry, ...]:
+        return tuple(
+            ArchiveEntry(name=name, path=path, executable=executable)
+            for name, path, executable in zip(self.names, self.paths, self.executables, strict=True)
+        )
+
+
+def select(
+    source: Path,
+    *,
+    project_root: Path,
+    memos: TreeMemos,
+    exclude: Sequence[str] = (),
+    include: Sequence[str] = (),
+    skip: Sequence[Path] = (),
+    defaults: Sequence[str] = (),
+    clock: Callable[[], int] = time.time_ns,
+) -> Selected:
+    """:func:`collect` with content hashes, remembering the walk in ``memos``.
+
+    When no directory the selection depends on (nor any ``.gitignore`` it
+    read) changed since the last walk of the same tree with the same
+    patterns, the files are the same: then only each file is stat'ed, and
+    its remembered hash is reused while its (size, mtime_ns, inode, ctime_ns)
+    is unchanged. Adding, removing or renaming a file changes its directory;
+    editing a file changes its own stat; nothing changed within the last two
+    seconds is trusted. This is what makes a no-op build of a 20,000-file
+    function fast."""
+    source = source.resolve()
+    project_root = project_root.resolve()
+    key = _tree_key(source, project_root, exclude, include, skip, defaults)
+    memo = memos.get(key)
+    now = clock()
+    if memo is not None:
+        reused = _reuse(source, memo, now, key)
+        if reused is not None:
+            selected, rows = reused
+            if rows is not None:
+                memos.put(key, {"watch": memo["watch"], "files": rows})
+            return selected
+    stats: dict[str, os.stat_result] = {}
+    watch: list[list[Any]] = []
+    entries = collect(
+        source,
+        project_root=project_root,
+        exclude=exclude,
+        include=include,
+        skip=skip,
+        defaults=defaults,
+        stats=stats,
+        watch=watch,
+    )
+    known = {row[0]: row for row in memo.get("files", ())} if memo else {}
+    hashes, rows = [], []
+    for entry in entries:
+        st = stats[str(entry.path)]
+        signature = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+        row = known.get(entry.name)
+        digest = row[6] if row and row[2:6] == signature and row[6] else sha256_hex(entry.path)
+        hashes.append(digest)
+        rows.append([entry.name, entry.executable, *signature, digest if _settled(st, now) else None])
+    settled = all(now - max(w[1], w[2]) > RACY_NS for w in watch)
+    memos.put(key, {"watch": watch if settled else None, "files": rows})
+    return Selected(
+        names=tuple(e.name for e in entries),
+        paths=tuple(str(e.path) for e in entries),
+        executables=tuple(e.executable for e in entries),
+        hashes=tuple(hashes),
+        key=key,
+    )
+
+
+def _settled(st: os.stat_result, now: int) -> bool:
+    return now - max(st.st_mtime_ns, st.st_ctime_ns) > RACY_NS
+
+
+def _tree_key(
+    source: Path,
+    project_root: Path,
+    exclude: Sequence[str],
+    include: Sequence[str],
+    skip: Sequence[Path],
+    defaults: Sequence[str],
+) -> str:
+    parts = [str(source), str(project_root), "\0".join(exclude), "\0".join(include)]
+    parts += ["\0".join(sorted(str(p.resolve()) for p in skip)), "\0".join(defaults)]
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _reuse(
+    source: Path, memo: Mapping[str, Any], now: int, key: str
+) -> tuple[Selected, list[list[Any]] | None] | None:
+    """The selection remembered in ``memo`` (and its updated rows, when a file
+    changed), when every watched directory and ignore file is as it was; None
+    when the tree must be walked again."""
+    watch = memo.get("watch")
+    if not watch:
+        return None
+    try:
+        for path, mtime, ctime, ino, size in watch:
+            st = os.stat(path)  # noqa: PTH116 - string paths throughout the walk
+            if (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_size) != (mtime, ctime, ino, size):
+                return None
+    except (OSError, ValueError, TypeError):
+        return None
+    prefix = str(source) + os.sep
+    rows: list[list[Any]] = memo["files"]
+    names: list[str] = []
+    paths: list[str] = []
+    executables: list[bool] = []
+    hashes: list[str] = []
+    updated: dict[int, list[Any]] = {}
+    is_regular, exec_bit, os_stat = stat.S_ISREG, stat.S_IXUSR, os.stat
+    try:
+        for index, row in enumerate(rows):  # the hot loop of a no-op build: kept lean
+            name = row[0]
+            path = prefix + name
+            st = os_stat(path)
+            mode = st.st_mode
+            if not is_regular(mode):
+                return None
+            digest = row[6]
+            if (
+                not digest
+                or row[2] != st.st_size
+                or row[3] != st.st_mtime_ns
+                or row[4] != st.st_ino
+                or row[5] != st.st_ctime_ns
+            ):
+                digest = sha256_hex(path)
+                keep = digest if _settled(st, now) else None
+                updated[index] = [name, bool(mode & exec_bit), st.st_size, st.st_mtime_ns, st.st_ino]
+                updated[index] += [st.st_ctime_ns, keep]
+            names.append(name)
+            paths.append(path)
+            executables.append(bool(mode & exec_bit))
+            hashes.append(digest)
+    except (OSError, ValueError, TypeError, KeyError, IndexError):
+        return None
+    selected = Selected(
+        names=tuple(names),
+        paths=tuple(paths),
+        executables=tuple(executables),
+        hashes=tuple(hashes),
+        key=key,
+    )
+    if not updated:
+        return selected, None
+    return selected, [updated.get(index, row) for index, row in enumerate(rows)]

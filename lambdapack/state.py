@@ -1,68 +1,60 @@
 """Decide cheaply whether a function's zip is current.
 
 A function's fingerprint is the hash of its build plan (lambdapack.plan):
-everything its zip is made from. Content hashes of source files are cached by
-(size, mtime_ns, inode, ctime_ns), and a hash taken while the file was still
-being written (mtime within the last two seconds) is never cached, so a cached
-hash cannot hide a change. The fingerprints, the zips' stat and the artifacts
-live in ``<output>/.lambdapack-state.json``; the plans of the last builds in
+everything its zip is made from. The source walks are remembered per tree
+(``TreeMemos``, see lambdapack.sources.select): content hashes of source files
+are reused while their (size, mtime_ns, inode, ctime_ns) is unchanged, and a
+hash taken while the file was still being written (mtime within the last two
+seconds) is never kept, so a remembered hash cannot hide a change. The
+fingerprints, the zips' stat, the artifacts and the memos live in
+``<output>/.lambdapack-state.json``; the plans of the last builds in
 ``<output>/.lambdapack-plan.json`` (written only when a function is rebuilt).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
-import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .atomic import exclusive_lock, write_bytes
-from .digest import sha256_hex
 
 STATE_NAME = ".lambdapack-state.json"
 #: The plans of the last builds, beside the state (lambdapack.plan).
 PLAN_NAME = ".lambdapack-plan.json"
 PLAN_VERSION = 1
 STATE_VERSION = 2
-_RACY_NS = 2_000_000_000
+#: A file or directory changed this recently may change again within its
+#: timestamp's resolution: its stat proves nothing yet, so it is not remembered.
+RACY_NS = 2_000_000_000
 
 
-class StatCache:
-    """Content hashes of files, reused while their stat is unchanged. Thread-safe."""
+class TreeMemos:
+    """What the last walk of each source tree saw (lambdapack.sources.select):
+    the directories it read and every selected file with its stat signature and
+    content hash, by tree key. Thread-safe."""
 
-    def __init__(self, known: Mapping[str, Sequence[Any]] | None = None) -> None:
-        self._known = {k: tuple(v) for k, v in (known or {}).items()}
+    def __init__(self, known: Mapping[str, Any] | None = None) -> None:
+        self._known: dict[str, Any] = dict(known or {})
         self._lock = threading.Lock()
         self.changed = False
 
-    def sha256(self, path: str | Path, st: os.stat_result | None = None) -> str:
-        """The content hash of ``path``; ``st`` is its stat when just taken."""
-        key = str(path)
-        st = st or os.stat(key)  # noqa: PTH116 - a str: cheaper than a Path for 20,000 files
-        signature = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+    def get(self, key: str) -> Mapping[str, Any] | None:
         with self._lock:
-            known = self._known.get(key)
-        if known is not None and tuple(known[:4]) == signature:
-            return str(known[4])
-        digest = sha256_hex(path)
-        if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS:
-            with self._lock:
-                self._known[key] = (*signature, digest)
-                self.changed = True
-        return digest
+            found = self._known.get(key)
+        return found if isinstance(found, dict) else None
 
-    def to_json(self, keep: Iterable[str] | None = None) -> dict[str, list[Any]]:
+    def put(self, key: str, memo: Mapping[str, Any]) -> None:
         with self._lock:
-            items = (
-                self._known.items()
-                if keep is None
-                else ((k, self._known[k]) for k in keep if k in self._known)
-            )
-            return {k: list(v) for k, v in sorted(items)}
+            self._known[key] = dict(memo)
+            self.changed = True
+
+    def to_json(self, keep: Iterable[str]) -> dict[str, Any]:
+        with self._lock:
+            return {k: self._known[k] for k in sorted(set(keep)) if k in self._known}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -86,7 +78,8 @@ def zip_stat(path: Path) -> tuple[int, int, int] | None:
 
 
 class BuildState:
-    """``<output>/.lambdapack-state.json``: records per function plus the stat cache."""
+    """``<output>/.lambdapack-state.json``: records per function plus the memos of
+    the source walks."""
 
     def __init__(self, output: Path) -> None:
         self.path = output / STATE_NAME
@@ -101,7 +94,8 @@ class BuildState:
                 )
             except (KeyError, TypeError, ValueError, IndexError):
                 continue
-        self.files = StatCache(data.get("files", {}))
+        trees = data.get("trees")
+        self.trees = TreeMemos(trees if isinstance(trees, dict) else {})
 
     def current(self, name: str, fingerprint_: str, zip_path: Path) -> Record | None:
         """The record of ``name`` when its zip is still the one built from these inputs."""
@@ -113,24 +107,24 @@ class BuildState:
     def save(
         self,
         updates: Mapping[str, Record],
-        used_files: Iterable[str],
+        used_trees: Iterable[str],
         plans: Mapping[str, Mapping[str, object]] | None = None,
     ) -> None:
         """Merge ``updates`` (and the ``plans`` of the functions just built) into
         the files on disk (another process may have written them)."""
         with exclusive_lock(self.path.parent / ".lambdapack.lock"):
-            self._merge(updates, used_files)
+            self._merge(updates, used_trees)
             if plans:
                 _merge_plans(self.path.parent / PLAN_NAME, plans)
 
-    def _merge(self, updates: Mapping[str, Record], used_files: Iterable[str]) -> None:
+    def _merge(self, updates: Mapping[str, Record], used_trees: Iterable[str]) -> None:
         on_disk = _read(self.path)
         functions = dict(on_disk.get("functions", {}))
         functions.update({name: record.to_json() for name, record in updates.items()})
-        files = dict(on_disk.get("files", {}))
-        files.update(self.files.to_json(keep=used_files))
-        document = {"version": STATE_VERSION, "functions": dict(sorted(functions.items())), "files": files}
-        text = json.dumps(document, sort_keys=True)
+        trees = dict(on_disk.get("trees", {}))
+        trees.update(self.trees.to_json(keep=used_trees))
+        document = {"version": STATE_VERSION, "functions": dict(sorted(functions.items())), "trees": trees}
+        text = json.dumps(document, sort_keys=True, separators=(",", ":"))
         if on_disk == json.loads(text):
             return
         write_bytes(self.path, text.encode("utf-8"))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import time
 from pathlib import Path
 
 import pytest
@@ -7,7 +9,8 @@ import pytest
 from conftest import write_tree
 from lambdapack.errors import SourceError
 from lambdapack.python.ecosystem import DEFAULT_EXCLUDES
-from lambdapack.sources import collect
+from lambdapack.sources import collect, select
+from lambdapack.state import TreeMemos
 
 
 def _names(source: Path, root: Path | None = None, **kwargs: object) -> list[str]:
@@ -83,3 +86,58 @@ def test_exec_bit_and_skipped_output_dir(tmp_path: Path) -> None:
     (root / "run.sh").chmod(0o750)
     files = {f.name: f.executable for f in collect(root, project_root=root, skip=[root / "dist"])}
     assert files == {"app.py": False, "run.sh": True}
+
+
+def _later() -> int:
+    """A clock ten seconds ahead: every file of the test counts as settled."""
+    return time.time_ns() + 10_000_000_000
+
+
+def _select(root: Path, memos: TreeMemos, **kwargs: object) -> tuple[list[str], list[str], list[bool]]:
+    chosen = select(root, project_root=root, memos=memos, clock=_later, defaults=DEFAULT_EXCLUDES, **kwargs)  # type: ignore[arg-type]
+    fresh = collect(root, project_root=root, defaults=DEFAULT_EXCLUDES, **kwargs)  # type: ignore[arg-type]
+    assert list(chosen.names) == [e.name for e in fresh]  # the memo never disagrees with a walk
+    assert list(chosen.executables) == [e.executable for e in fresh]
+    assert list(chosen.hashes) == [hashlib.sha256(Path(e.path).read_bytes()).hexdigest() for e in fresh]
+    return list(chosen.names), list(chosen.hashes), list(chosen.executables)
+
+
+def test_select_remembers_the_walk_and_sees_every_kind_of_change(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "fn", {"app.py": "a = 1\n", "pkg/mod.py": "b = 2\n", "pkg/data.txt": "x"})
+    memos = TreeMemos()
+    names, hashes, _ = _select(root, memos)
+    assert names == ["app.py", "pkg/data.txt", "pkg/mod.py"]
+    key = select(root, project_root=root, memos=memos, clock=_later, defaults=DEFAULT_EXCLUDES).key
+    remembered = memos.get(key)
+    assert remembered is not None and remembered["watch"] and len(remembered["files"]) == 3
+
+    # the same tree again: reused from the memo (no walk: pathspec is not needed)
+    assert _select(root, memos)[0] == names
+
+    (root / "pkg" / "mod.py").write_text("b = 3\n")  # an edit in place, same size
+    assert _select(root, memos)[1][2] != hashes[2]
+    (root / "pkg" / "new.py").write_text("")  # a new file in a subdirectory
+    assert "pkg/new.py" in _select(root, memos)[0]
+    (root / "pkg" / "data.txt").unlink()  # a deleted file
+    assert "pkg/data.txt" not in _select(root, memos)[0]
+    (root / "app.py").chmod(0o755)  # an executable bit
+    assert _select(root, memos)[2][0] is True
+    (root / "pkg" / ".gitignore").write_text("new.py\n")  # a new ignore file
+    assert "pkg/new.py" not in _select(root, memos)[0]
+    (root / "pkg" / ".gitignore").write_text("mod.py\n")  # an ignore file edited in place
+    assert _select(root, memos)[0] == ["app.py", "pkg/new.py"]
+    sub = root / "pkg" / "deeper"
+    sub.mkdir()
+    (sub / "x.py").write_text("")
+    assert "pkg/deeper/x.py" in _select(root, memos)[0]
+    assert "pkg/deeper/x.py" not in _select(root, memos, exclude=["deeper/"])[0]  # other patterns
+
+
+def test_select_does_not_trust_a_tree_that_just_changed(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "fn", {"app.py": ""})
+    memos = TreeMemos()
+    chosen = select(root, project_root=root, memos=memos)  # the real clock: everything is racy
+    (key,) = memos.to_json(keep=[chosen.key]).keys()
+    memo = memos.get(key)
+    assert memo is not None and memo["watch"] is None  # walked again next time
+    assert memo["files"][0][-1] is None  # and the hash is taken again

@@ -16,7 +16,6 @@ from lambdapack.config import Project, single_function
 from lambdapack.errors import ConfigError, StaleError
 from lambdapack.runtimes import ARCHITECTURES, RUNTIMES
 from lambdapack.usecases.build import BuildFailed, run
-from lambdapack.usecases.compare import compare
 from lambdapack.usecases.project import load
 
 
@@ -162,6 +161,8 @@ def build(
 
 
 def _check_outputs(project: Project, names: list[str], *, jobs: int | None, quiet: bool) -> None:
+    from lambdapack.usecases.compare import compare
+
     drifts = compare(project, names, jobs=jobs)
     stale = {d.name for d in drifts}
     if not quiet:

@@ -11,7 +11,6 @@ import click
 from lambdapack import render
 from lambdapack.cli import PROJECT_DIR, errors
 from lambdapack.errors import ConfigError, VerifyError
-from lambdapack.usecases.check import check, check_zip
 
 
 @click.command("check")
@@ -36,6 +35,8 @@ def check_(
     PACKAGES are zip files (built by anything) or function names of the
     project; without any, every function's built zip is checked."""
     with errors(verbose):
+        from lambdapack.usecases.check import check, check_zip
+
         zips = [p for p in packages if p.endswith(".zip") or Path(p).is_file()]
         names = [p for p in packages if p not in zips]
         if zips and names:

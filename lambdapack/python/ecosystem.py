@@ -5,7 +5,6 @@ checked by parsing."""
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -13,16 +12,16 @@ from typing import TYPE_CHECKING
 
 from lambdapack.atomic import write_bytes
 from lambdapack.config import FunctionSpec
-from lambdapack.contents import Distribution, Package, PackageFile
 from lambdapack.ecosystem import DependencyPlan, Resolved, SourceDir
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the checks and the engine load when a build needs them: a no-op stays light
+    from lambdapack.contents import Distribution, Package, PackageFile
     from lambdapack.ecosystem import Ecosystem
-from lambdapack.python import checks, handler, inputs, lock, ownership
+    from lambdapack.python.engine import Engine
+    from lambdapack.runtimes import Target
+    from lambdapack.verify.model import Finding
+from lambdapack.python import inputs, lock
 from lambdapack.python.config import PythonDependencies
-from lambdapack.python.engine import Engine, UvEngine
-from lambdapack.runtimes import Target
-from lambdapack.verify.model import Finding
 
 #: Excluded from a Python function's sources unless an ``include`` brings them back.
 DEFAULT_EXCLUDES: tuple[str, ...] = (
@@ -65,6 +64,8 @@ class PythonEcosystem:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
+            from lambdapack.python.engine import UvEngine
+
             self._engine = UvEngine(environ=self._environ)
         return self._engine
 
@@ -106,10 +107,7 @@ class PythonEcosystem:
 
     def engine_versions(self) -> Mapping[str, str]:
         if self._versions is None:
-            try:
-                self._versions = {"uv": importlib.metadata.version("uv")}
-            except importlib.metadata.PackageNotFoundError:  # pragma: no cover - uv is a dependency
-                self._versions = {"uv": "unknown"}
+            self._versions = {"uv": _uv_version()}
         return self._versions
 
     def local_sources(self, spec: FunctionSpec) -> Sequence[SourceDir]:
@@ -187,6 +185,8 @@ class PythonEcosystem:
         )
 
     def dependency_warnings(self, spec: FunctionSpec) -> Iterable[Finding]:
+        from lambdapack.verify.model import Finding
+
         deps = _deps(spec)
         if deps is not None and deps.exclude_runtime_packages:
             yield Finding(
@@ -201,15 +201,21 @@ class PythonEcosystem:
     # -- checks --------------------------------------------------------------
 
     def owners(self, package: Package) -> dict[str, Distribution]:
-        return ownership.owners(package)
+        from lambdapack.python.ownership import owners
+
+        return owners(package)
 
     def file_findings(
         self, package: Package, target: Target, files: Sequence[PackageFile]
     ) -> Iterable[Finding]:
-        return checks.findings(package, target, files)
+        from lambdapack.python.checks import findings
 
-    def handler_findings(self, package: Package, handler_: str) -> Iterable[Finding]:
-        return handler.findings(package, handler_)
+        return findings(package, target, files)
+
+    def handler_findings(self, package: Package, handler: str) -> Iterable[Finding]:
+        from lambdapack.python.handler import findings
+
+        return findings(package, handler)
 
 
 def _deps(spec: FunctionSpec) -> PythonDependencies | None:
@@ -219,6 +225,25 @@ def _deps(spec: FunctionSpec) -> PythonDependencies | None:
     if not isinstance(deps, PythonDependencies):
         raise TypeError(f"{spec.name}: not a Python function's dependencies: {deps!r}")
     return deps
+
+
+def _uv_version() -> str:
+    """The version of the uv wheel lambdapack runs (from its ``.dist-info``
+    directory name: ``importlib.metadata`` costs a no-op build 30 ms)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("uv")
+    if spec is not None and spec.origin:
+        site = Path(spec.origin).parent.parent
+        found = sorted(site.glob("uv-*.dist-info"))
+        if len(found) == 1:
+            return found[0].name[len("uv-") : -len(".dist-info")]
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("uv")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - uv is a dependency
+        return "unknown"
 
 
 def _rel(path: Path, root: Path) -> str:

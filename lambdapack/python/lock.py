@@ -13,12 +13,14 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lambdapack.errors import ResolveError, redact, tool_details
-from lambdapack.python.engine import Engine, ToolResult
 from lambdapack.python.inputs import Selection, local_packages, logical_lines, materialize, poetry_hashes
-from lambdapack.python.target import abi_tag, python_version, uv_glibc, uv_platform
 from lambdapack.runtimes import Target
+
+if TYPE_CHECKING:
+    from lambdapack.python.engine import Engine, ToolResult
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -147,6 +149,8 @@ def no_wheel_message(package: str, target: Target, *, resolving: bool = False) -
     """Why no wheel of ``package`` was found, naming what was really searched:
     a resolution searches uv's platform level (manylinux_2_17 for the Amazon
     Linux 2 runtimes, as uv has no triple between 2.17 and 2.28)."""
+    from lambdapack.python.target import abi_tag, uv_glibc
+
     runtime = target.runtime
     machine = target.architecture.machine
     ceiling = f"{runtime.glibc[0]}.{runtime.glibc[1]}"
@@ -230,6 +234,8 @@ def lock_file_path(requirements: Path, target: Target) -> Path:
 def render_lock(body: str, *, input_digest: str, target: Target, source: str) -> str:
     """A pip-tools-format lock (``name==version --hash=…``) with a header that
     lets ``lock --check`` tell whether it is still the resolution of its input."""
+    from lambdapack.python.target import python_version, uv_platform
+
     body = "".join(line + "\n" for line in logical_lines(body) if not line.startswith("-"))
     body_digest = hashlib.sha256(body.encode()).hexdigest()
     header = (

@@ -170,7 +170,7 @@ class _Outcome:
     artifact: Artifact
     record: Record | None  # None: nothing new to remember
     plan: plan.BuildPlan | None  # the plan of a fresh build
-    files: tuple[str, ...]  # source paths hashed
+    trees: tuple[str, ...]  # the source walks' memo keys
 
 
 def run(
@@ -226,8 +226,8 @@ def run(
         document = manifest.update(project.output, project.root, artifacts)
         updates = {name: o.record for name, o in outcomes.items() if o.record is not None}
         plans = {name: o.plan.to_json() for name, o in outcomes.items() if o.plan is not None}
-        used = [path for o in outcomes.values() for path in o.files]
-        if updates or plans or context.state.files.changed:  # a no-op writes nothing
+        used = [key for o in outcomes.values() for key in o.trees]
+        if updates or plans or context.state.trees.changed:  # a no-op writes nothing
             with contextlib.suppress(OSError):  # the state only saves work next time
                 context.state.save(updates, used, plans)
     if failures:
@@ -257,16 +257,16 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
         spec,
         ecosystem,
         project_root=project.root,
-        files=context.state.files,
+        memos=context.state.trees,
         options={"epoch": context.epoch, "check": context.check},
         skip=context.skip,
     )
     the_plan = planned.plan
-    used = tuple(str(entry.path) for entry in planned.sources)
+    used = planned.trees
     record = None if context.refresh else context.state.current(name, the_plan.fingerprint, zip_path)
     if record is not None:
         context.report(name, "done")
-        return _Outcome(artifact=_artifact_from(record, name, zip_path), record=None, plan=None, files=used)
+        return _Outcome(artifact=_artifact_from(record, name, zip_path), record=None, plan=None, trees=used)
 
     from lambdapack.contents import StagedPackage
     from lambdapack.dependencies import dependencies, dependency_findings
@@ -289,7 +289,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
             )
         own = [
             replace(entry, compressed=context.cache.compressed(source.sha256, entry.path))
-            for entry, source in zip(planned.sources, the_plan.sources, strict=True)
+            for entry, source in zip(planned.sources(), the_plan.sources, strict=True)
         ]
         entries = _merge(spec, own, deps.entries if deps else ())
         findings: tuple[Finding, ...] = ()
@@ -326,7 +326,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
     if stat is not None:
         saved = {**artifact.to_json(project.root), "findings": [f.to_json() for f in findings]}
         new_record = Record(fingerprint=the_plan.fingerprint, zip_stat=stat, artifact=saved)
-    return _Outcome(artifact=artifact, record=new_record, plan=the_plan, files=used)
+    return _Outcome(artifact=artifact, record=new_record, plan=the_plan, trees=used)
 
 
 def _artifact_from(record: Record, name: str, zip_path: Path) -> Artifact:
