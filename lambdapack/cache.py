@@ -36,6 +36,8 @@ from .atomic import exclusive_lock, write_bytes
 from .errors import BuildError
 
 CACHE_FORMAT = 1
+#: Source files smaller than this are not kept in the object store (see Cache.compressed).
+OBJECT_MIN_SIZE = 16 * 1024
 _OBJECT_HEADER = struct.Struct("<BIQ32s")  # method, crc, size, sha256(payload)
 
 
@@ -138,7 +140,16 @@ class Cache:
 
     def compressed(self, content_sha256: str, path: str | Path) -> Compressed:
         """The compressed form of ``path`` (whose content hash is given), from
-        the object store or made now and stored."""
+        the object store or made now and stored. Files under
+        ``OBJECT_MIN_SIZE`` are compressed every time: for them, an object costs
+        more to write and to read back than compressing (a function of 20,000
+        small files would otherwise spend most of its first build creating files)."""
+        try:
+            small = Path(path).stat().st_size < OBJECT_MIN_SIZE
+        except OSError:
+            small = True  # compress_file names the problem
+        if small:
+            return compress_file(path)
         obj = self.root / "objects" / content_sha256[:2] / content_sha256
         try:
             data = obj.read_bytes()
