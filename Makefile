@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLE := examples/transactions
 
-.PHONY: setup demo test lint unit clean bench
+.PHONY: setup demo test test-offline lint unit clean bench readme-example
 
 $(BIN)/lambdapack: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,8 @@ demo: setup
 	@echo "manifest: $(EXAMPLE)/dist/lambdapack-manifest.json"
 
 lint: setup
-	$(BIN)/ruff check lambdapack tests bench
-	$(BIN)/ruff format --check lambdapack tests bench
+	$(BIN)/ruff check lambdapack tests bench scripts
+	$(BIN)/ruff format --check lambdapack tests bench scripts
 	$(BIN)/mypy
 
 unit: setup
@@ -29,9 +29,19 @@ unit: setup
 
 test: lint unit
 
+# The offline tier: every test not marked `network` (no network needed, about a minute on two
+# cores), with the line coverage of lambdapack/ (also of the `python -m lambdapack` processes the
+# tests start, see .coveragerc). `make test` runs everything; it is CI's command.
+test-offline: setup
+	$(BIN)/pytest -m "not network" --cov=lambdapack --cov-report=term
+
 clean:
-	rm -rf $(VENV) $(EXAMPLE)/dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(EXAMPLE)/dist .pytest_cache .mypy_cache .ruff_cache .coverage
 
 # lambdapack against pip and uv on this machine (takes 10-20 minutes; needs PyPI).
 bench: setup
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python bench/run.py
+
+# Rewrite the README's `make demo` output and manifest example from a real build (needs PyPI).
+readme-example: setup
+	$(BIN)/python scripts/readme_example.py

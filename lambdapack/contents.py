@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import stat
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,11 +129,17 @@ class ZipPackage(Package):
         )
 
     def read(self, name: str) -> bytes:
-        return self._zip.read(name)
+        try:
+            return self._zip.read(name)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+            raise ConfigError([f"{self.label}: {name}: corrupt or unreadable member ({exc})"]) from None
 
     def head(self, name: str, size: int) -> bytes:
-        with self._zip.open(name) as f:
-            return f.read(size)
+        try:
+            with self._zip.open(name) as f:
+                return f.read(size)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+            raise ConfigError([f"{self.label}: {name}: corrupt or unreadable member ({exc})"]) from None
 
     def close(self) -> None:
         self._zip.close()

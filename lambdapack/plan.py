@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -139,16 +139,7 @@ def make(
     digest = hashlib.sha256(_canonical(plan.head()).encode())
     for source in sources:
         digest.update(f"\n{source.name}\0{int(source.executable)}\0{source.sha256}".encode())
-    return BuildPlan(
-        function=function,
-        target=target,
-        handler=handler,
-        options=options,
-        engines=engines,
-        sources=sources,
-        dependencies=dependencies,
-        fingerprint=digest.hexdigest(),
-    )
+    return replace(plan, fingerprint=digest.hexdigest())
 
 
 def _canonical(value: Mapping[str, object]) -> str:

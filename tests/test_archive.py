@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import struct
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -51,6 +53,7 @@ def test_empty_and_incompressible_files_are_stored(tmp_path: Path) -> None:
     assert code_sha256(result.path) == __import__("base64").b64encode(result.sha256).decode()
 
 
+@pytest.mark.slow
 def test_zip64_end_record_above_65535_entries(tmp_path: Path) -> None:
     f = tmp_path / "f"
     f.write_bytes(b"")
@@ -58,6 +61,19 @@ def test_zip64_end_record_above_65535_entries(tmp_path: Path) -> None:
     result = write(entries, tmp_path / "many.zip")
     with zipfile.ZipFile(result.path) as zf:
         assert len(zf.infolist()) == 65_600
+    # zipfile reads the central directory whatever the end records say; Info-ZIP's unzip
+    # trusts the entry counts, so it fails on a missing or wrong zip64 end record
+    data = result.path.read_bytes()
+    eocd = data.rindex(b"PK\x05\x06")
+    assert data[eocd + 8 : eocd + 12] == b"\xff\xff\xff\xff"  # the 16-bit counts say: see zip64
+    locator = data.rindex(b"PK\x06\x07", 0, eocd)
+    (zip64_at,) = struct.unpack_from("<Q", data, locator + 8)
+    assert data[zip64_at : zip64_at + 4] == b"PK\x06\x06"
+    assert struct.unpack_from("<QQ", data, zip64_at + 24) == (65_600, 65_600)
+    unzip = subprocess.run(["unzip", "-t", str(result.path)], capture_output=True, text=True, check=False)
+    assert unzip.returncode == 0, unzip.stdout[-2000:] + unzip.stderr
+    assert unzip.stdout.rstrip().endswith(f"No errors detected in compressed data of {result.path}.")
+    assert unzip.stdout.count("    testing: d/") == 65_600
 
 
 def test_dos_timestamp_clamps_and_rounds() -> None:

@@ -42,7 +42,10 @@ def test_defaults_overrides_and_paths(make_project: Callable[..., Path]) -> None
     assert project.output == root.resolve() / "out"
     api, worker = project.functions["api"], project.functions["worker"]
     assert api.target.runtime.name == "python3.12" and api.target.architecture.name == "arm64"
-    assert api.dependencies is not None and api.dependencies.input == root.resolve() / "functions/api/requirements.txt"
+    assert (
+        api.dependencies is not None
+        and api.dependencies.input == root.resolve() / "functions/api/requirements.txt"
+    )
     assert api.exclude == ("*.md", "tests/")
     assert worker.target.runtime.name == "python3.11" and worker.target.architecture.machine == "x86_64"
     assert worker.dependencies is not None and worker.dependencies.input == root.resolve() / "reqs/worker.txt"

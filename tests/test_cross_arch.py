@@ -35,6 +35,7 @@ def _project(dest: Path) -> Path:
     return dest
 
 
+@pytest.mark.network  # prepare-arm64-python.sh fetches Debian packages and wheels
 @pytest.mark.slow
 def test_aarch64_python_builds_the_same_bytes(tmp_path: Path) -> None:
     root = _arm64_root()

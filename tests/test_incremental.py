@@ -115,19 +115,28 @@ def test_dependencies_are_installed_once_per_lock_and_target(tmp_path: Path) -> 
     root = write_tree(tmp_path / "p", {"lambdapack.toml": config, "requirements.txt": "orjson\n", **files})
     engine = CountingEngine()
     project = load_project(root / "lambdapack.toml")
-    first = run(project, [], jobs=1, ecosystems={"python": PythonEcosystem(environ=env, engine=engine)}, environ=env)
+    first = run(
+        project, [], jobs=1, ecosystems={"python": PythonEcosystem(environ=env, engine=engine)}, environ=env
+    )
     # a and b share the lock and the target: one resolution, one install; c is another target
     assert sorted(engine.calls) == ["compile", "compile", "install", "install"]
 
     engine.calls.clear()
     (root / "a" / "app.py").write_text(APP + "# changed\n")
-    second = run(project, [], jobs=1, ecosystems={"python": PythonEcosystem(environ=env, engine=engine)}, environ=env)
+    second = run(
+        project, [], jobs=1, ecosystems={"python": PythonEcosystem(environ=env, engine=engine)}, environ=env
+    )
     assert engine.calls == []  # a source edit never reaches uv
     assert second.artifacts[1:] == first.artifacts[1:]
 
     # another project of the same user reuses the installed set, byte for byte
     other = write_tree(tmp_path / "q", {"lambdapack.toml": config, "requirements.txt": "orjson\n", **files})
-    third = run(load_project(other / "lambdapack.toml"), ["b"], ecosystems={"python": PythonEcosystem(environ=env, engine=engine)}, environ=env)
+    third = run(
+        load_project(other / "lambdapack.toml"),
+        ["b"],
+        ecosystems={"python": PythonEcosystem(environ=env, engine=engine)},
+        environ=env,
+    )
     assert engine.calls == []
     assert third.artifacts[0].code_sha256 == first.artifacts[1].code_sha256
 
@@ -140,7 +149,9 @@ def test_dependencies_are_installed_once_per_lock_and_target(tmp_path: Path) -> 
         payload.write_bytes(bytes(data))
     for path in (root / "dist").glob("*.zip"):
         path.unlink()
-    rebuilt = run(project, [], jobs=1, ecosystems={"python": PythonEcosystem(environ=env, engine=engine)}, environ=env)
+    rebuilt = run(
+        project, [], jobs=1, ecosystems={"python": PythonEcosystem(environ=env, engine=engine)}, environ=env
+    )
     assert engine.calls.count("install") == 2 and "compile" not in engine.calls
     assert [a.code_sha256 for a in rebuilt.artifacts] == [a.code_sha256 for a in second.artifacts]
 

@@ -214,6 +214,7 @@ def _blob_zip(path: Path, *, zipped: int | None = None, unzipped: int | None = N
             info = zipfile.ZipInfo("big/blob.bin")
             info.create_system, info.external_attr = 3, 0o100644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
+            info._compresslevel = 1  # 3x faster than the default on 250 MB of zeros (no public knob < 3.13)
             remaining = unzipped - len(HANDLER) - len(BIG_RECORD)
             chunk = bytes(1 << 20)
             with zf.open(info, "w") as blob:
@@ -225,7 +226,6 @@ def _blob_zip(path: Path, *, zipped: int | None = None, unzipped: int | None = N
     return path
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("zipped", "severity", "needle"),
     [
@@ -249,7 +249,6 @@ def test_zipped_size_limits(tmp_path: Path, zipped: int, severity: str | None, n
     assert any("big/" in line for line in sizes[0].details)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("unzipped", "severity"),
     [(UNZIPPED_LIMIT, "warning"), (UNZIPPED_LIMIT + 1, "error"), (int(UNZIPPED_LIMIT * 0.79), None)],

@@ -54,6 +54,10 @@ class Engine(Protocol):
         ...
 
 
+#: One lock for every engine of the process: uv.find_uv_bin() races with itself in threads.
+_FIND_LOCK = threading.Lock()
+
+
 class UvEngine:
     """:class:`Engine` backed by ``uv pip compile`` / ``uv pip install``."""
 
@@ -81,6 +85,10 @@ class UvEngine:
                 "--output-file",
                 str(output),
                 *_target_args(target),
+                # The running interpreter: uv needs one, and would otherwise look for (or
+                # download) one of the target's version; the target is set by the options above.
+                "--python",
+                sys.executable,
                 "--generate-hashes",
                 "--no-header",
                 "--no-annotate",
@@ -126,7 +134,7 @@ class UvEngine:
 
     @property
     def uv(self) -> str:
-        with self._lock:  # uv.find_uv_bin's first sysconfig call is not thread-safe
+        with _FIND_LOCK:  # uv.find_uv_bin's first sysconfig call is not thread-safe
             if self._uv is None:
                 self._uv = _find_uv()
             return self._uv

@@ -163,7 +163,11 @@ def _install_error(result: ToolResult, target: Target, lock: Lock) -> InstallErr
             f"expected {expected}, got {mismatch.group(3)}",
             details=tool_details(result.command, text),
         )
-    missing_hash = re.search(r"hash(?:es)? (?:is|are) required.*?`([^`]+)`", text, re.I | re.S)
+    missing_hash = re.search(
+        r"(?:hash(?:es)? (?:is|are) required|no trusted hash was provided for:?).*?`([^`]+)`",
+        text,
+        re.I | re.S,
+    )
     if missing_hash:
         return InstallError(
             f"{lock.source.name} pins hashes but not {missing_hash.group(1)}, which is needed on "

@@ -69,6 +69,9 @@ def prepare(
         lines, found = local_packages(list(logical_lines(text)), materialized.path.parent)
         if found:  # local packages go into the zip as sources (inputs.local_dirs); the rest is installed
             stripped = workdir / f"without-local-{materialized.path.name}"
+            # The file moves: its relative paths (-r, -c, --find-links) must not.
+            base = materialized.path.parent
+            lines = [_absolute_option(line, base) if line.startswith("-") else line for line in lines]
             stripped.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
             materialized = replace(materialized, path=stripped)
     empty = not any(not line.startswith("-") or _is_include(line) for line in lines)
@@ -119,10 +122,12 @@ def _is_index_option(line: str) -> bool:
 
 
 def _absolute_option(line: str, base: Path) -> str:
-    """Make a relative ``--find-links`` path absolute (the line moves to another file)."""
+    """Make a relative ``--find-links``, ``-r`` or ``-c`` path absolute (the line
+    moves to another file)."""
     name, _, value = line.replace("=", " ", 1).partition(" ")
     value = value.strip()
-    if name in ("-f", "--find-links") and value and "://" not in value and not Path(value).is_absolute():
+    relative = ("-f", "--find-links", "-r", "--requirement", "-c", "--constraint")
+    if name in relative and value and "://" not in value and not Path(value).is_absolute():
         return f"{name} {(base / value).resolve()}"
     return line
 
