@@ -208,6 +208,7 @@ _INDEX_VARIABLES = (
     "UV_NO_INDEX", "UV_OFFLINE", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS",
 )  # fmt: skip
 
+
 def offline_environment(tripwire: Tripwire, uv_cache: Path) -> dict[str, str]:
     """Variables that send every proxy-aware tool to the tripwire, fail fast, and use a fresh uv cache."""
     proxies = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
