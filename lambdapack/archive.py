@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import re
 import struct
 import time
 from collections.abc import Iterable
@@ -101,8 +102,14 @@ def dos_timestamp(epoch: int | None) -> tuple[int, int]:
     return dos_time, dos_date
 
 
-def write(entries: Iterable[ArchiveEntry], dest: Path, *, epoch: int | None = None) -> WrittenArchive:
-    """Write ``entries`` to ``dest`` deterministically; replace it atomically."""
+def write(
+    entries: Iterable[ArchiveEntry], dest: Path, *, epoch: int | None = None, replace: bool = True
+) -> WrittenArchive:
+    """Write ``entries`` to ``dest`` deterministically; replace it atomically.
+
+    With ``replace=False`` the zip is left in its temporary file beside
+    ``dest`` (``WrittenArchive.path``; named by :func:`temporary_name`), for the
+    caller to rename into place when the manifest allows it."""
     ordered = sorted(entries, key=lambda e: e.name.encode("utf-8"))
     names = [e.name for e in ordered]
     duplicates = sorted({n for a, n in itertools.pairwise(names) if a == n})
@@ -111,7 +118,7 @@ def write(entries: Iterable[ArchiveEntry], dest: Path, *, epoch: int | None = No
     import tempfile
 
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.{os.getpid()}.", suffix=".tmp", dir=dest.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as raw:
@@ -120,13 +127,49 @@ def write(entries: Iterable[ArchiveEntry], dest: Path, *, epoch: int | None = No
             raw.flush()
             os.fsync(raw.fileno())
         tmp.chmod(0o644)
-        tmp.replace(dest)
+        if replace:
+            tmp.replace(dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return WrittenArchive(
-        path=dest, size=out.size, sha256=out.digest(), entries=count, uncompressed=uncompressed
+        path=dest if replace else tmp,
+        size=out.size,
+        sha256=out.digest(),
+        entries=count,
+        uncompressed=uncompressed,
     )
+
+
+#: ``.<zip name>.<pid>.<random>.tmp``: a zip being written by process ``pid``.
+_TEMPORARY = re.compile(r"^\..+\.zip\.(\d+)\.[^.]+\.tmp$")
+
+
+def stale_temporaries(directory: Path) -> list[Path]:
+    """Temporary zips in ``directory`` left by builds that died (their process is gone)."""
+    found = []
+    try:
+        paths = list(directory.iterdir())
+    except OSError:
+        return []
+    for path in paths:
+        match = _TEMPORARY.match(path.name)
+        if match and not process_alive(int(match.group(1))):
+            found.append(path)
+    return sorted(found)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (this one included)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 class _HashingWriter:

@@ -169,7 +169,7 @@ class Cache:
 
     def info(self) -> dict[str, dict[str, int]]:
         out = {}
-        for kind in ("locks", "deps", "objects"):
+        for kind in ("locks", "deps", "objects", "tmp"):
             base = self.root / kind
             # Dot files are the file locks that serialise writers, not entries.
             files = (
@@ -194,7 +194,26 @@ class Cache:
 
     def _tmp_dir(self) -> Path:
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(dir=self.root / "tmp"))
+        return Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=self.root / "tmp"))
+
+    def remove_stale_temporaries(self) -> int:
+        """Remove the work directories of builds that died (their process is
+        gone); returns the bytes freed."""
+        from lambdapack.archive import process_alive
+
+        freed = 0
+        base = self.root / "tmp"
+        try:
+            children = list(base.iterdir())
+        except OSError:
+            return 0
+        for child in children:
+            pid, _, _rest = child.name.partition("-")
+            if pid.isdigit() and process_alive(int(pid)):
+                continue
+            freed += _size(child)
+            shutil.rmtree(child, ignore_errors=True)
+        return freed
 
 
 def _write_entries(work: Path) -> None:
@@ -255,3 +274,14 @@ def _load_dependencies(root: Path) -> DependencySet | None:
         for name, executable, method, crc, size, offset, length in document["entries"]
     )
     return DependencySet(root=root, entries=entries)
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for dirpath, _dirs, names in os.walk(path):
+        for name in names:
+            try:
+                total += (Path(dirpath) / name).stat().st_size
+            except OSError:
+                continue
+    return total

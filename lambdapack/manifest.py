@@ -77,6 +77,37 @@ def update(output: Path, project_root: Path, artifacts: Iterable[Artifact]) -> d
     return document
 
 
+def publish(
+    output: Path, project_root: Path, artifacts: Iterable[Artifact], pending: Mapping[str, Path]
+) -> dict[str, Any]:
+    """Put the freshly written zips (``pending``: function name -> temporary
+    file) in place and record ``artifacts`` in the manifest, so that at every
+    instant every zip the manifest names has the recorded bytes: first the
+    entries of the zips about to be replaced are removed from the manifest,
+    then the zips are renamed into place, then the manifest gets the new
+    entries. A build killed in between leaves a manifest that names fewer zips,
+    never a wrong one; the next build restores it."""
+    path = manifest_path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(output / _LOCK_NAME):
+        document = read(path)
+        entries = dict(document["artifacts"])
+        replaced = [name for name in pending if name in entries]
+        if replaced:
+            for name in replaced:
+                del entries[name]
+            interim = {"version": MANIFEST_VERSION, "artifacts": dict(sorted(entries.items()))}
+            write_bytes(path, dumps(interim).encode("utf-8"), sync=True)
+        for name, temporary in sorted(pending.items()):
+            temporary.replace(output / f"{name}.zip")
+        for artifact in artifacts:
+            entries[artifact.name] = artifact.to_json(project_root)
+        new = {"version": MANIFEST_VERSION, "artifacts": dict(sorted(entries.items()))}
+        if new != document or replaced or not path.exists():  # unchanged: leave the file alone
+            write_bytes(path, dumps(new).encode("utf-8"), sync=True)
+    return new
+
+
 def read(path: Path) -> dict[str, Any]:
     """The manifest at ``path``, or an empty one when there is none."""
     try:

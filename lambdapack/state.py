@@ -62,19 +62,21 @@ class Record:
     """What the state remembers of a function's last build."""
 
     fingerprint: str
-    zip_stat: tuple[int, int, int]  # size, mtime_ns, inode of the zip as written
+    zip_stat: tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns of the zip as written
     artifact: Mapping[str, Any]  # manifest entry plus "findings"
 
     def to_json(self) -> dict[str, object]:
         return {"fingerprint": self.fingerprint, "zip": list(self.zip_stat), "artifact": dict(self.artifact)}
 
 
-def zip_stat(path: Path) -> tuple[int, int, int] | None:
+def zip_stat(path: Path) -> tuple[int, int, int, int] | None:
+    """What proves a zip is the one written: size, mtime, inode and ctime (an
+    edit that restores the mtime still changes the ctime)."""
     try:
         st = path.stat()
     except OSError:
         return None
-    return (st.st_size, st.st_mtime_ns, st.st_ino)
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
 class BuildState:
@@ -89,7 +91,7 @@ class BuildState:
             try:
                 self.records[name] = Record(
                     fingerprint=str(raw["fingerprint"]),
-                    zip_stat=(int(raw["zip"][0]), int(raw["zip"][1]), int(raw["zip"][2])),
+                    zip_stat=(int(raw["zip"][0]), int(raw["zip"][1]), int(raw["zip"][2]), int(raw["zip"][3])),
                     artifact=dict(raw["artifact"]),
                 )
             except (KeyError, TypeError, ValueError, IndexError):

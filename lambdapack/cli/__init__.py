@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -18,7 +20,7 @@ import click
 
 from lambdapack import __version__
 from lambdapack.config import IndexOptions
-from lambdapack.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, LambdapackError
+from lambdapack.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, LambdapackError
 
 PROJECT_DIR = click.option(
     "-C",
@@ -63,9 +65,15 @@ def errors(verbose: bool = False) -> Iterator[None]:
             for detail in _tool_output(exc):
                 click.echo(detail, err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("lambdapack: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+    except (KeyboardInterrupt, Terminated) as exc:
+        from lambdapack import processes
+
+        processes.stop_all()
+        click.echo(
+            "lambdapack: interrupted; the zips and the manifest still agree (run the build again to finish)",
+            err=True,
+        )
+        _exit_now(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED)
     except (click.exceptions.Exit, click.ClickException, SystemExit):
         raise
     except Exception as exc:  # noqa: BLE001 - last resort: report a bug, not a crash
@@ -77,6 +85,25 @@ def errors(verbose: bool = False) -> Iterator[None]:
             err=True,
         )
         sys.exit(EXIT_INTERNAL)
+
+
+class Terminated(BaseException):
+    """SIGTERM, turned into an exception in the main thread (like SIGINT's KeyboardInterrupt)."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
+def _exit_now(code: int) -> None:
+    """Exit with ``code`` at once: worker threads still finishing (their tools
+    were stopped) are not waited for; what they leave behind is temporary and
+    removed by the next build."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if threading.active_count() > 1:
+        os._exit(code)
+    sys.exit(code)
 
 
 def _tool_output(exc: LambdapackError) -> list[str]:
@@ -95,6 +122,8 @@ def echo(lines: Sequence[str]) -> None:
 @click.version_option(__version__, prog_name="lambdapack")
 def main() -> None:
     """Build deterministic, verified AWS Lambda packages."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def _register() -> None:

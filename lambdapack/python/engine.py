@@ -8,7 +8,6 @@ running the ``uv`` binary shipped in the ``uv`` wheel.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from lambdapack import processes
 from lambdapack.errors import ToolError
 from lambdapack.python.target import python_version, uv_platform
 from lambdapack.runtimes import Target
@@ -142,14 +142,7 @@ class UvEngine:
     def _run(self, args: Sequence[str], cwd: Path) -> ToolResult:
         command = (self.uv, *args)
         try:
-            proc = subprocess.run(
-                command,
-                cwd=cwd,
-                env=self._env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            proc = processes.run(command, cwd=cwd, env=self._env)
         except OSError as exc:
             raise ToolError(f"cannot run uv ({self.uv}): {exc.strerror}") from None
         return ToolResult(command=command, returncode=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lambdapack import archive, manifest, plan
+from lambdapack import archive, manifest, plan, processes
 from lambdapack.archive import ArchiveEntry
 from lambdapack.cache import Cache, cache_dir
 from lambdapack.config import FunctionSpec, IndexOptions, Project, single_function
@@ -167,10 +167,10 @@ class _Context:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class _Outcome:
-    artifact: Artifact
-    record: Record | None  # None: nothing new to remember
-    plan: plan.BuildPlan | None  # the plan of a fresh build
+    artifact: Artifact  # its path is where the zip is (or goes, once published)
+    plan: plan.BuildPlan | None  # the plan of a fresh build; None: the zip was current
     trees: tuple[str, ...]  # the source walks' memo keys
+    pending: Path | None = None  # the fresh zip, in its temporary file until published
 
 
 def run(
@@ -209,30 +209,80 @@ def run(
         skip=(project.output, *skip),
     )
     specs = project.select(names)
+    manifest.read(manifest.manifest_path(project.output))  # unreadable: say so before building
+    for leftover in archive.stale_temporaries(project.output):  # zips of builds that died
+        leftover.unlink(missing_ok=True)
+    context.cache.remove_stale_temporaries()
     outcomes: dict[str, _Outcome] = {}
     failures: dict[str, BuildError] = {}
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(specs)))
-    if workers == 1:
-        for spec in specs:
-            _collect(spec.name, functools.partial(_build_one, context, spec), outcomes, failures)
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {spec.name: pool.submit(_build_one, context, spec) for spec in specs}
-            for name, future in futures.items():
-                _collect(name, future.result, outcomes, failures)
+    try:
+        _build_all(context, specs, jobs, outcomes, failures)
+    except BaseException:  # an interrupt: nothing was put in place; stop the tools, drop the zips
+        processes.stop_all()
+        for outcome in outcomes.values():
+            if outcome.pending is not None:
+                outcome.pending.unlink(missing_ok=True)
+        raise
     artifacts = [outcomes[name].artifact for name in sorted(outcomes)]
     document: Mapping[str, object] = {}
     if artifacts:
-        document = manifest.update(project.output, project.root, artifacts)
-        updates = {name: o.record for name, o in outcomes.items() if o.record is not None}
+        pending = {name: o.pending for name, o in outcomes.items() if o.pending is not None}
+        try:
+            document = manifest.publish(project.output, project.root, artifacts, pending)
+        finally:
+            for temporary in pending.values():  # left only when publishing failed
+                temporary.unlink(missing_ok=True)
+        updates = {name: _record(outcomes[name], project.root) for name in pending}
         plans = {name: o.plan.to_json() for name, o in outcomes.items() if o.plan is not None}
         used = [key for o in outcomes.values() for key in o.trees]
         if updates or plans or context.state.trees.changed:  # a no-op writes nothing
             with contextlib.suppress(OSError):  # the state only saves work next time
-                context.state.save(updates, used, plans)
+                context.state.save({n: r for n, r in updates.items() if r is not None}, used, plans)
     if failures:
         raise BuildFailed(failures, artifacts)
     return BuildResult(project=project, artifacts=tuple(artifacts), manifest=document)
+
+
+def _build_all(
+    context: _Context,
+    specs: Sequence[FunctionSpec],
+    jobs: int | None,
+    outcomes: dict[str, _Outcome],
+    failures: dict[str, BuildError],
+) -> None:
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(specs)))
+    if workers == 1:
+        for spec in specs:
+            _collect(spec.name, functools.partial(_build_one, context, spec), outcomes, failures)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        futures = {spec.name: pool.submit(_build_one, context, spec) for spec in specs}
+        for name, future in futures.items():
+            _collect(name, future.result, outcomes, failures)
+    except BaseException:
+        # An interrupt: the running tools end now; workers still compressing are not
+        # waited for (their temporary files are removed by the next build).
+        processes.stop_all()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for future in futures.values():  # zips that workers finished meanwhile
+            if future.done() and not future.cancelled() and future.exception() is None:
+                finished = future.result()
+                if finished.pending is not None:
+                    finished.pending.unlink(missing_ok=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _record(outcome: _Outcome, root: Path) -> Record | None:
+    """What the state keeps of a zip just published (its stat is taken now:
+    renaming may change its ctime)."""
+    stat = zip_stat(outcome.artifact.path)
+    if stat is None or outcome.plan is None:
+        return None
+    artifact = outcome.artifact
+    saved = {**artifact.to_json(root), "findings": [f.to_json() for f in artifact.findings]}
+    return Record(fingerprint=outcome.plan.fingerprint, zip_stat=stat, artifact=saved)
 
 
 def _collect(
@@ -266,7 +316,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
     record = None if context.refresh else context.state.current(name, the_plan.fingerprint, zip_path)
     if record is not None:
         context.report(name, "done")
-        return _Outcome(artifact=_artifact_from(record, name, zip_path), record=None, plan=None, trees=used)
+        return _Outcome(artifact=_artifact_from(record, name, zip_path), plan=None, trees=used)
 
     from lambdapack.contents import StagedPackage
     from lambdapack.dependencies import dependencies, dependency_findings
@@ -304,7 +354,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
         if deps is not None:
             findings += tuple(ecosystem.dependency_warnings(spec))
         context.report(name, "zipping")
-        written = archive.write(entries, zip_path, epoch=context.epoch)
+        written = archive.write(entries, zip_path, epoch=context.epoch, replace=False)
         if context.check:
             findings += tuple(zipped_size_findings(staged, written.size))
     finally:
@@ -312,7 +362,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
     context.report(name, "done")
     artifact = Artifact(
         name=name,
-        path=written.path,
+        path=zip_path,
         code_sha256=b64(written.sha256),
         sha256=written.sha256.hex(),
         size=written.size,
@@ -321,12 +371,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
         handler=spec.handler,
         findings=findings,
     )
-    stat = zip_stat(zip_path)
-    new_record = None
-    if stat is not None:
-        saved = {**artifact.to_json(project.root), "findings": [f.to_json() for f in findings]}
-        new_record = Record(fingerprint=the_plan.fingerprint, zip_stat=stat, artifact=saved)
-    return _Outcome(artifact=artifact, record=new_record, plan=the_plan, trees=used)
+    return _Outcome(artifact=artifact, plan=the_plan, trees=used, pending=written.path)
 
 
 def _artifact_from(record: Record, name: str, zip_path: Path) -> Artifact:
