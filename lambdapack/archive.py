@@ -84,6 +84,25 @@ def compress_file(path: str | Path) -> Compressed:
         raise ArchiveError(f"cannot read {path}: {exc.strerror}") from None
 
 
+def name_problem(name: str) -> str | None:
+    """Why ``name`` is unsafe as a zip entry (extractors could write outside
+    their target directory, or read it differently), or None."""
+    if not name:
+        return "empty"
+    if "\\" in name:
+        return "a backslash, a directory separator for Windows tools"
+    if name.startswith("/") or (len(name) > 1 and name[0].isalpha() and name[1] == ":"):
+        return "an absolute path"
+    parts = name.split("/")
+    if ".." in parts:
+        return "a '..' component"
+    if "" in parts[:-1] or "." in parts:
+        return "an empty or '.' component"
+    if "\0" in name:
+        return "a NUL character"
+    return None
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class WrittenArchive:
     path: Path
@@ -112,6 +131,9 @@ def write(
     caller to rename into place when the manifest allows it."""
     ordered = sorted(entries, key=lambda e: e.name.encode("utf-8"))
     names = [e.name for e in ordered]
+    unsafe = [f"{n!r} ({problem})" for n in names if (problem := name_problem(n))]
+    if unsafe:
+        raise ArchiveError(f"refusing to write unsafe entry names into {dest.name}: {', '.join(unsafe[:3])}")
     duplicates = sorted({n for a, n in itertools.pairwise(names) if a == n})
     if duplicates:
         raise ArchiveError(f"duplicate entries in {dest.name}: {', '.join(duplicates[:5])}")

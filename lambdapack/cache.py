@@ -35,10 +35,11 @@ from .archive import ArchiveEntry, Compressed, compress_file
 from .atomic import exclusive_lock, write_bytes
 from .errors import BuildError
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 #: Source files smaller than this are not kept in the object store (see Cache.compressed).
 OBJECT_MIN_SIZE = 16 * 1024
-_OBJECT_HEADER = struct.Struct("<BIQ32s")  # method, crc, size, sha256(payload)
+_OBJECT_HEADER = struct.Struct("<BIQ32s")  # method, crc, size, sha256(method, crc, size, payload)
+_OBJECT_FIELDS = struct.Struct("<BIQ")
 
 
 def cache_dir(environ: Mapping[str, str]) -> Path:
@@ -155,12 +156,13 @@ class Cache:
             data = obj.read_bytes()
             method, crc, size, digest = _OBJECT_HEADER.unpack_from(data)
             payload = data[_OBJECT_HEADER.size :]
-            if hashlib.sha256(payload).digest() == digest:
+            if _object_digest(method, crc, size, payload) == digest and method in (0, 8):
                 return Compressed(method=method, crc=crc, size=size, payload=payload)
         except (OSError, struct.error):
             pass
         item = compress_file(path)
-        header = _OBJECT_HEADER.pack(item.method, item.crc, item.size, hashlib.sha256(item.payload).digest())
+        digest = _object_digest(item.method, item.crc, item.size, item.payload)
+        header = _OBJECT_HEADER.pack(item.method, item.crc, item.size, digest)
         with contextlib.suppress(OSError):  # the cache is an optimisation: never fail a build on it
             write_bytes(obj, header + bytes(item.payload))
         return item
@@ -248,8 +250,23 @@ def _write_entries(work: Path) -> None:
                 ]
             )
             offset += length
-    document = {"format": CACHE_FORMAT, "payload_sha256": digest.hexdigest(), "entries": rows}
+    document = {"format": CACHE_FORMAT, "sha256": _set_digest(rows, digest.hexdigest()), "entries": rows}
     (work / "entries.json").write_text(json.dumps(document), encoding="utf-8")
+
+
+def _object_digest(method: int, crc: int, size: int, payload: bytes | bytearray | memoryview) -> bytes:
+    """What an object's header records: covers the entry fields and the payload."""
+    digest = hashlib.sha256(_OBJECT_FIELDS.pack(method, crc, size))
+    digest.update(payload)
+    return digest.digest()
+
+
+def _set_digest(rows: list[list[object]], payload_sha256: str) -> str:
+    """What entries.json records: covers every entry field (name, mode, method,
+    CRC, sizes, offsets) and the payload, so no byte of a cached set reaches a
+    zip unchecked."""
+    canonical = json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{canonical}\n{payload_sha256}".encode()).hexdigest()
 
 
 def _load_dependencies(root: Path) -> DependencySet | None:
@@ -258,21 +275,29 @@ def _load_dependencies(root: Path) -> DependencySet | None:
         payload = (root / "payload.bin").read_bytes()
     except (OSError, ValueError):
         return None
-    if document.get("format") != CACHE_FORMAT or hashlib.sha256(payload).hexdigest() != document.get(
-        "payload_sha256"
+    if not isinstance(document, dict) or document.get("format") != CACHE_FORMAT:
+        return None
+    rows = document.get("entries")
+    if not isinstance(rows, list) or _set_digest(rows, hashlib.sha256(payload).hexdigest()) != document.get(
+        "sha256"
     ):
         return None
     view = memoryview(payload)
     site = root / "site"
-    entries = tuple(
-        ArchiveEntry(
-            name=name,
-            path=site / name,
-            executable=executable,
-            compressed=Compressed(method=method, crc=crc, size=size, payload=view[offset : offset + length]),
+    try:
+        entries = tuple(
+            ArchiveEntry(
+                name=name,
+                path=site / name,
+                executable=executable,
+                compressed=Compressed(
+                    method=method, crc=crc, size=size, payload=view[offset : offset + length]
+                ),
+            )
+            for name, executable, method, crc, size, offset, length in rows
         )
-        for name, executable, method, crc, size, offset, length in document["entries"]
-    )
+    except (TypeError, ValueError):
+        return None
     return DependencySet(root=root, entries=entries)
 
 

@@ -45,6 +45,8 @@ _FUNCTION_KEYS = (
     "include",
     "dependency_exclude",
 )
+#: The longest function name: NAME.zip and its temporary file must fit a 255-byte file name.
+MAX_NAME = 200
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HANDLER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _PATTERNS = "gitignore-style patterns"
@@ -313,6 +315,10 @@ def _function(
     key = "" if single else f"functions.{name}"
     if not single and not _NAME_RE.match(name):
         reader.add(key, "function names may hold only letters, digits, '.', '_' and '-'")
+    if len(name) > MAX_NAME:
+        reader.add(
+            key or "name", f"function names may be at most {MAX_NAME} characters (the zip is NAME.zip)"
+        )
     if not isinstance(raw, dict):
         reader.add(key, "must be a table")
         return None
@@ -412,9 +418,18 @@ def _read_table(config_file: Path) -> tuple[dict[str, Any], str]:
 
 
 def _has_tool_table(pyproject: Path) -> bool:
+    """Whether ``pyproject`` holds ``[tool.lambdapack]``; a file that means to
+    (the table's name is in it) but is not valid TOML is an error, never a
+    reason to use a parent directory's project instead."""
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        text = pyproject.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        if re.search(r"^\s*\[\s*tool\s*\.\s*lambdapack\b|tool\s*\.\s*lambdapack\s*=", text, re.M):
+            raise ConfigError([f"{pyproject}: not valid TOML: {exc}"]) from None
         return False
     tool = data.get("tool")
     return isinstance(tool, dict) and "lambdapack" in tool

@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from lambdapack.atomic import exclusive_lock
 from lambdapack.cache import Cache, DependencySet
 from lambdapack.config import FunctionSpec
 from lambdapack.contents import StagedPackage
@@ -28,22 +29,40 @@ def dependencies(
     locked: bool,
     refresh: bool,
     report: Callable[[str], None],
+    warnings: list[Finding] | None = None,
 ) -> DependencySet | None:
     """The function's dependencies as zip entries, from the cache when this
-    lock was installed for this target before; None when there are none."""
+    lock was installed for this target before; None when there are none.
+    Processes that need the same resolution or dependency set wait for the
+    one making it and then use it. A lock file that exists but is stale adds
+    a warning to ``warnings``."""
     assert plan.dependencies is not None
     lock_key = plan.lock_key()
     stale = ecosystem.lock_status(spec, plan.dependencies)
     if locked and stale is not None:
         where = os.path.relpath(root / plan.dependencies.lock_file, root)
         raise StaleError(f"--locked: {where}: {stale}; run `lambdapack lock {spec.name}`")
-    # The lock file when it is current; else an earlier resolution of the same inputs.
-    reuse = ecosystem.lock_file(spec) if stale is None else (None if refresh else cache.lock_file(lock_key))
-    if reuse is None:
-        report("resolving")
-    resolved = ecosystem.resolve(
-        spec, work, cwd=root, reuse=reuse, keep=lambda fresh: cache.store_lock(lock_key, fresh)
-    )
+    if stale is not None and stale != "missing" and warnings is not None:
+        where = plan.dependencies.lock_file
+        warnings.append(
+            Finding(
+                severity="warning",
+                check="lock",
+                path=where,
+                message=f"{where} is {stale}; the requirements were resolved afresh instead",
+                fix=f"run `lambdapack lock {spec.name}` and commit the lock (`build --locked` fails instead)",
+            )
+        )
+    if stale is None:
+        resolved = ecosystem.resolve(spec, work, cwd=root, reuse=ecosystem.lock_file(spec))
+    else:
+        with exclusive_lock(cache.root / "locks" / f".resolve-{lock_key}.lock"):  # one resolves, others wait
+            reuse = None if refresh else cache.lock_file(lock_key)  # an earlier resolution of the same inputs
+            if reuse is None:
+                report("resolving")
+            resolved = ecosystem.resolve(
+                spec, work, cwd=root, reuse=reuse, keep=lambda fresh: cache.store_lock(lock_key, fresh)
+            )
     if resolved.empty:
         return None
 

@@ -6,6 +6,7 @@ The CLI turns a :class:`LambdapackError` into a message on stderr and its
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Sequence
 
@@ -81,6 +82,25 @@ class StaleError(BuildError):
 
 class ToolError(BuildError):
     """An external tool could not be run."""
+
+
+def os_error(exc: OSError, doing: str = "") -> BuildError:
+    """A build error for a file-system failure: the path, what failed and why
+    (a full disk, missing permissions, a file where a directory belongs …)."""
+    where = exc.filename if exc.filename is not None else "?"
+    reason = exc.strerror or type(exc).__name__
+    hint = _OS_HINTS.get(exc.errno or 0, "")
+    return BuildError(f"{where}: {doing + ': ' if doing else ''}{reason}{hint}")
+
+
+_OS_HINTS = {
+    errno.ENOSPC: " (the disk is full: free space or set another output / LAMBDAPACK_CACHE_DIR)",
+    errno.EDQUOT: " (disk quota exceeded)",
+    errno.EACCES: " (check the permissions, or choose another directory)",
+    errno.EROFS: " (a read-only file system: choose another directory)",
+    errno.ENOTDIR: " (a file stands where a directory is needed)",
+    errno.ENAMETOOLONG: " (the name is too long for the file system)",
+}
 
 
 def tool_details(command: Sequence[str], stderr: str) -> str:

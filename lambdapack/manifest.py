@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 MANIFEST_NAME = "lambdapack-manifest.json"
 MANIFEST_VERSION = 1
-_LOCK_NAME = ".lambdapack.lock"
+LOCK_NAME = ".lambdapack.lock"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -65,7 +65,7 @@ def update(output: Path, project_root: Path, artifacts: Iterable[Artifact]) -> d
     """Merge ``artifacts`` into the manifest in ``output``; return the document."""
     path = manifest_path(output)
     output.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(output / _LOCK_NAME):
+    with exclusive_lock(output / LOCK_NAME):
         document = read(path)
         entries = dict(document["artifacts"])
         for artifact in artifacts:
@@ -89,7 +89,7 @@ def publish(
     never a wrong one; the next build restores it."""
     path = manifest_path(output)
     output.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(output / _LOCK_NAME):
+    with exclusive_lock(output / LOCK_NAME):
         document = read(path)
         entries = dict(document["artifacts"])
         replaced = [name for name in pending if name in entries]

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 from .archive import ArchiveEntry
 from .digest import sha256_hex
 from .errors import SourceError
-from .state import RACY_NS
+from .manifest import LOCK_NAME, MANIFEST_NAME
+from .state import PLAN_NAME, RACY_NS, STATE_NAME
 
 if TYPE_CHECKING:  # pathspec is imported by a walk: a no-op of an unchanged tree needs none
     from pathspec import GitIgnoreSpec
@@ -46,7 +47,17 @@ COMMON_EXCLUDES: tuple[str, ...] = (
     ".vscode/",
     "*.swp",
     "*~",
+    # lambdapack's outputs, wherever they are: outputs are never inputs
+    "lambdapack-manifest.json",
+    ".lambdapack-state.json",
+    ".lambdapack-plan.json",
+    ".lambdapack.lock",
 )
+
+#: lambdapack's own files in an output directory (with the zips and their temporary files).
+_OUTPUT_NAMES = frozenset({MANIFEST_NAME, STATE_NAME, PLAN_NAME, LOCK_NAME})
+#: A directory holding one of these is a lambdapack output directory: never walked.
+_OUTPUT_MARKS = (MANIFEST_NAME, STATE_NAME)
 
 #: Directories never descended into (a virtualenv is also any dir with pyvenv.cfg).
 _PRUNE = frozenset({".git", ".hg", ".svn"})
@@ -170,6 +181,13 @@ class _Walk:
         real = os.path.realpath(path)
         return real == str(self.project_root) or real.startswith(self.root_prefix)
 
+    def output_file(self, directory_real: str, name: str) -> bool:
+        """Whether ``name`` in a directory is one of lambdapack's outputs (when an
+        output directory is the source directory itself: outputs are never inputs)."""
+        if directory_real not in self.skipped:
+            return False
+        return name in _OUTPUT_NAMES or name.endswith(".zip") or name.endswith(".tmp")
+
     def files(
         self,
         directory: str,
@@ -207,7 +225,8 @@ class _Walk:
             is_dir = stat.S_ISDIR(st.st_mode)
             # String paths, not Path objects: the walk runs on every build, no-ops included.
             venv = is_dir and os.path.exists(path + "/pyvenv.cfg")  # noqa: PTH110 - see above
-            if is_dir and (entry.name in _PRUNE or venv):
+            output = is_dir and any(os.path.exists(f"{path}/{n}") for n in _OUTPUT_MARKS)  # noqa: PTH110
+            if is_dir and (entry.name in _PRUNE or venv or output):
                 continue
             key = name + "/" if is_dir else name
             if entry.is_symlink() and not self.inside(path):
@@ -223,11 +242,20 @@ class _Walk:
                 if self.includes is None and self.excluded(key, ignores):
                     continue
                 self.files(path, key, ignores, seen, out)
-            elif stat.S_ISREG(st.st_mode) and not self.excluded(name, ignores):
+            elif (
+                stat.S_ISREG(st.st_mode)
+                and not self.excluded(name, ignores)
+                and not self.output_file(real, entry.name)
+            ):
                 try:
                     name.encode("utf-8")
                 except UnicodeEncodeError:
                     raise SourceError(f"{path}: file name is not valid UTF-8") from None
+                if "\\" in entry.name:
+                    raise SourceError(
+                        f"{name}: the file name holds a backslash, which Windows tools take for a "
+                        "directory separator (a path traversal when unzipped); rename or exclude it"
+                    )
                 self.stats[path] = st
                 out.append(ArchiveEntry(name=name, path=path, executable=bool(st.st_mode & stat.S_IXUSR)))
 

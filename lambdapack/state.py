@@ -23,6 +23,8 @@ from typing import Any
 from .atomic import exclusive_lock, write_bytes
 
 STATE_NAME = ".lambdapack-state.json"
+#: The output directory's lock file (lambdapack.manifest.LOCK_NAME; not imported: no cycle).
+LOCK_NAME = ".lambdapack.lock"
 #: The plans of the last builds, beside the state (lambdapack.plan).
 PLAN_NAME = ".lambdapack-plan.json"
 PLAN_VERSION = 1
@@ -114,7 +116,7 @@ class BuildState:
     ) -> None:
         """Merge ``updates`` (and the ``plans`` of the functions just built) into
         the files on disk (another process may have written them)."""
-        with exclusive_lock(self.path.parent / ".lambdapack.lock"):
+        with exclusive_lock(self.path.parent / LOCK_NAME):
             self._merge(updates, used_trees)
             if plans:
                 _merge_plans(self.path.parent / PLAN_NAME, plans)

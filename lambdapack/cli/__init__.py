@@ -74,6 +74,11 @@ def errors(verbose: bool = False) -> Iterator[None]:
             err=True,
         )
         _exit_now(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED)
+    except OSError as exc:  # the machine's fault (a full disk, permissions): never "internal error"
+        from lambdapack.errors import EXIT_BUILD, os_error
+
+        click.echo(f"lambdapack: error: {os_error(exc)}", err=True)
+        sys.exit(EXIT_BUILD)
     except (click.exceptions.Exit, click.ClickException, SystemExit):
         raise
     except Exception as exc:  # noqa: BLE001 - last resort: report a bug, not a crash

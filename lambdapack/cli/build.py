@@ -108,6 +108,7 @@ def build(
                 output=output,
                 index=index(index_url, extra_index_urls, find_links),
             )
+            _refuse_configured_name(project, project_dir)
         else:
             only_with_source = (
                 ("handler", handler),
@@ -158,6 +159,30 @@ def build(
             echo(render.summary(result.artifacts, cwd=Path.cwd(), verbose=verbose))
         if as_json:
             click.echo(manifest.dumps(result.manifest), nl=False)
+
+
+def _refuse_configured_name(single: Project, project_dir: Path) -> None:
+    """``--source`` must not replace the zip and manifest entry of a function the
+    project's config defines (built differently, e.g. without its excludes)."""
+    from lambdapack.config import find_config, load_project
+
+    config = find_config(project_dir.resolve())
+    if config is None:
+        return
+    try:
+        configured = load_project(config)
+    except ConfigError:
+        return  # a broken config defines nothing to protect
+    (name,) = single.functions
+    if name in configured.functions and configured.output == single.output:
+        where = os.path.relpath(config, Path.cwd())
+        raise ConfigError(
+            [
+                f"--source: {where} configures a function named {name!r} with the same output "
+                f"({os.path.relpath(single.output, Path.cwd())}); give another --name or -o, or build it "
+                f"as configured with `lambdapack build {name}`"
+            ]
+        )
 
 
 def _check_outputs(project: Project, names: list[str], *, jobs: int | None, quiet: bool) -> None:

@@ -26,7 +26,7 @@ from lambdapack.cache import Cache, cache_dir
 from lambdapack.config import FunctionSpec, IndexOptions, Project, single_function
 from lambdapack.digest import b64
 from lambdapack.ecosystem import Ecosystem, Ecosystems
-from lambdapack.errors import BuildError, SourceError, VerifyError
+from lambdapack.errors import BuildError, ConfigError, SourceError, VerifyError, os_error
 from lambdapack.manifest import Artifact
 from lambdapack.state import BuildState, Record, zip_stat
 from lambdapack.usecases.project import load, project_root, source_date_epoch
@@ -209,6 +209,7 @@ def run(
         skip=(project.output, *skip),
     )
     specs = project.select(names)
+    _check_output(project.output)
     manifest.read(manifest.manifest_path(project.output))  # unreadable: say so before building
     for leftover in archive.stale_temporaries(project.output):  # zips of builds that died
         leftover.unlink(missing_ok=True)
@@ -229,6 +230,8 @@ def run(
         pending = {name: o.pending for name, o in outcomes.items() if o.pending is not None}
         try:
             document = manifest.publish(project.output, project.root, artifacts, pending)
+        except OSError as exc:
+            raise os_error(exc, "cannot publish the zips and the manifest") from None
         finally:
             for temporary in pending.values():  # left only when publishing failed
                 temporary.unlink(missing_ok=True)
@@ -241,6 +244,18 @@ def run(
     if failures:
         raise BuildFailed(failures, artifacts)
     return BuildResult(project=project, artifacts=tuple(artifacts), manifest=document)
+
+
+def _check_output(output: Path) -> None:
+    """The output directory exists (or is made) and can be written, or one clear error."""
+    if output.exists() and not output.is_dir():
+        raise ConfigError([f"output: {output} is a file, not a directory; choose another output (-o)"])
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise os_error(exc, "cannot create the output directory") from None
+    if not os.access(output, os.W_OK | os.X_OK):
+        raise BuildError(f"{output}: the output directory is not writable; choose another output (-o)")
 
 
 def _build_all(
@@ -295,6 +310,8 @@ def _collect(
         outcomes[name] = result()
     except BuildError as exc:
         failures[name] = exc
+    except OSError as exc:  # the machine's or the user's: a full disk, permissions …
+        failures[name] = os_error(exc)
 
 
 def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
@@ -325,6 +342,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
     work = Path(tempfile.mkdtemp(prefix=f"lambdapack-{name}-"))
     try:
         deps = None
+        lock_warnings: list[Finding] = []
         if the_plan.dependencies is not None:
             deps = dependencies(
                 spec,
@@ -336,6 +354,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
                 locked=context.locked,
                 refresh=context.refresh,
                 report=functools.partial(context.report, name),
+                warnings=lock_warnings,
             )
         own = [
             replace(entry, compressed=context.cache.compressed(source.sha256, entry.path))
@@ -353,6 +372,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
             findings = verdict.findings
         if deps is not None:
             findings += tuple(ecosystem.dependency_warnings(spec))
+        findings += tuple(lock_warnings)
         context.report(name, "zipping")
         written = archive.write(entries, zip_path, epoch=context.epoch, replace=False)
         if context.check:
