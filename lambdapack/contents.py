@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .archive import ArchiveEntry
-from .errors import ConfigError
+from .errors import EXIT_CHECK, ConfigError, LambdapackError
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -114,8 +114,14 @@ class ZipPackage(Package):
             self._zip = zipfile.ZipFile(path)
         except FileNotFoundError:
             raise ConfigError([f"{path}: no such file"]) from None
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise ConfigError([f"{path}: not a readable zip file ({exc})"]) from None
+        except IsADirectoryError:
+            raise ConfigError([f"{path}: a directory, not a zip file"]) from None
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            raise UnreadableZip(f"{path}: not a readable zip file ({exc})") from None
+        #: Every member as the central directory lists it (duplicates and directories included).
+        self.infos = tuple(self._zip.infolist())
+        #: Members that could not be read (a bad CRC, a corrupt stream …): name -> why.
+        self.unreadable: dict[str, str] = {}
         self.zipped_size = path.stat().st_size
         self.files = tuple(
             PackageFile(
@@ -129,17 +135,36 @@ class ZipPackage(Package):
         )
 
     def read(self, name: str) -> bytes:
+        """The member's bytes; b"" (and an entry in ``unreadable``) when it is
+        corrupt or larger than READ_LIMIT (memory stays bounded on any zip)."""
         try:
+            if self._zip.getinfo(name).file_size > READ_LIMIT:
+                self.unreadable.setdefault(name, f"larger than {READ_LIMIT:,} bytes; not read")
+                return b""
             return self._zip.read(name)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
-            raise ConfigError([f"{self.label}: {name}: corrupt or unreadable member ({exc})"]) from None
+        except _MEMBER_ERRORS as exc:
+            self.unreadable.setdefault(name, str(exc))
+            return b""
 
     def head(self, name: str, size: int) -> bytes:
         try:
             with self._zip.open(name) as f:
                 return f.read(size)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
-            raise ConfigError([f"{self.label}: {name}: corrupt or unreadable member ({exc})"]) from None
+        except _MEMBER_ERRORS as exc:
+            self.unreadable.setdefault(name, str(exc))
+            return b""
+
+    def test(self, name: str, info: zipfile.ZipInfo) -> str | None:
+        """Read one member to its end in bounded chunks (checking its CRC and
+        size); why it is corrupt, or None."""
+        try:
+            with self._zip.open(info) as f:
+                while f.read(1 << 20):
+                    pass
+        except _MEMBER_ERRORS as exc:
+            self.unreadable.setdefault(name, str(exc))
+            return str(exc)
+        return None
 
     def close(self) -> None:
         self._zip.close()
@@ -149,6 +174,25 @@ class ZipPackage(Package):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class UnreadableZip(LambdapackError):
+    """A file that is not a zip or whose central directory is damaged (truncated …)."""
+
+    exit_code = EXIT_CHECK
+
+
+#: The most of one member lambdapack reads into memory at once.
+READ_LIMIT = 64 * 1024 * 1024
+_MEMBER_ERRORS = (
+    KeyError,
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    NotImplementedError,
+    ValueError,
+)
 
 
 def top_level(name: str) -> str:

@@ -284,7 +284,6 @@ def test_check_usage_errors(tmp_path: Path) -> None:
     make_zip(tmp_path / "fn.zip", {"app.py": HANDLER})
     for args, message in [
         (("nope.zip", *TARGET), "nope.zip: no such file"),
-        (("not-a.zip", *TARGET), "not-a.zip: not a readable zip file"),
         (("fn.zip",), "fn.zip: give --runtime"),
         (
             ("fn.zip", "--runtime", "python3.9", "--architecture", "arm64"),
@@ -295,6 +294,9 @@ def test_check_usage_errors(tmp_path: Path) -> None:
         result = cli("check", *args, cwd=tmp_path)
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr, (args, result.stderr)
+    unreadable = cli("check", "not-a.zip", *TARGET, cwd=tmp_path)  # a finding, like a truncated zip
+    assert unreadable.returncode == 3, unreadable.stderr
+    assert "error [archive]" in unreadable.stdout and "not-a.zip: not a readable zip file" in unreadable.stdout
     no_handler = cli("check", "fn.zip", "--runtime", "python3.12", "--architecture", "arm64", cwd=tmp_path)
     assert no_handler.returncode == 0 and no_handler.stdout.endswith("handler not checked): ok\n")
 

@@ -8,12 +8,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from lambdapack import ecosystem, manifest
-from lambdapack.contents import ZipPackage
+from lambdapack.contents import UnreadableZip, ZipPackage
 from lambdapack.digest import sha256_hex
 from lambdapack.errors import BuildError, ConfigError
-from lambdapack.runtimes import ARCHITECTURES, RUNTIMES, target
+from lambdapack.runtimes import ARCHITECTURES, RUNTIMES, Target, target
 from lambdapack.usecases.project import load
-from lambdapack.verify import Report, verify
+from lambdapack.verify import Finding, Report, verify
 
 
 def check_zip(
@@ -48,8 +48,23 @@ def check_zip(
     assert runtime is not None and architecture is not None
     chosen = target(runtime, architecture)
     language = ecosystem.create(chosen.language, os.environ)
-    with ZipPackage(zip_path, ownership=language.owners) as package:
+    try:
+        package = ZipPackage(zip_path, ownership=language.owners)
+    except UnreadableZip as exc:
+        return _unreadable(str(zip_path), chosen, handler, exc)
+    with package:
         return verify(package, chosen, handler, language)
+
+
+def _unreadable(label: str, chosen: Target, handler: str | None, exc: UnreadableZip) -> Report:
+    finding = Finding(
+        severity="error",
+        check="archive",
+        path=None,
+        message=str(exc),
+        fix="rebuild the zip; a truncated upload or download is the usual cause",
+    )
+    return Report(label=label, target=chosen, handler=handler, findings=(finding,))
 
 
 def check(
@@ -75,7 +90,12 @@ def check(
         zip_path = project.output / f"{spec.name}.zip"
         language = made.for_target(spec.target)
         label = os.path.relpath(zip_path, project.root)
-        with ZipPackage(zip_path, label=label, ownership=language.owners) as package:
+        try:
+            package = ZipPackage(zip_path, label=label, ownership=language.owners)
+        except UnreadableZip as exc:
+            reports.append(_unreadable(label, spec.target, spec.handler, exc))
+            continue
+        with package:
             reports.append(verify(package, spec.target, spec.handler, language))
     return reports
 

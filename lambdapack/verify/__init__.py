@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from lambdapack.contents import Package, PackageFile
 from lambdapack.ecosystem import Ecosystem
 from lambdapack.runtimes import Target
-from lambdapack.verify import binaries, hygiene
+from lambdapack.verify import binaries, hygiene, integrity
 from lambdapack.verify.model import Finding, Report, render, summarize
 from lambdapack.verify.size import (
     API_REQUEST_CAP,
@@ -56,12 +56,17 @@ def verify(
     ``known`` are the findings of :func:`file_findings` for the files named in
     ``checked`` (a cached dependency set): those files are not read again."""
     files = [f for f in package.files if f.name not in checked] if checked else list(package.files)
+    archive = list(integrity.findings(package))
+    damaged = {f.path for f in archive if f.path}
+    files = [f for f in files if f.name not in damaged]  # unsafe, bombs, corrupt: read no further
     findings = [
+        *archive,
         *file_findings(package, target, files, ecosystem),
         *known,
         *(ecosystem.handler_findings(package, handler) if handler else ()),
         *size_findings(package, package.zipped_size),
     ]
+    findings += integrity.unreadable(package, {f.path for f in findings if f.path})
     findings.sort(key=lambda f: (_ORDER[f.severity], f.check, f.path or ""))
     return Report(label=package.label, target=target, handler=handler, findings=tuple(findings))
 

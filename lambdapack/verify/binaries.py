@@ -10,6 +10,9 @@ from lambdapack.contents import Package, PackageFile
 from lambdapack.runtimes import SYSTEM_LIBRARIES, Target
 from lambdapack.verify.model import Finding
 
+#: ELF files larger than this are not read whole (memory stays bounded on hostile zips).
+PARSE_LIMIT = 64 * 1024 * 1024
+
 
 def owner(package: Package, name: str) -> str | None:
     dist = package.owners().get(name)
@@ -41,6 +44,16 @@ def findings(package: Package, target: Target, files: Sequence[PackageFile]) -> 
             continue
         info: elf.ElfInfo | None
         problem: str | None
+        if file.size > PARSE_LIMIT:
+            yield Finding(
+                severity="warning",
+                check="architecture",
+                path=file.name,
+                distribution=owner_,
+                message=f"an ELF file of {file.size:,} bytes: too large to check",
+                fix="check it with readelf; Lambda's unzipped limit is 262,144,000 bytes in all",
+            )
+            continue
         try:
             info = elf.parse(package.read(file.name))
         except ValueError as exc:
