@@ -294,9 +294,11 @@ def test_check_usage_errors(tmp_path: Path) -> None:
         result = cli("check", *args, cwd=tmp_path)
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr, (args, result.stderr)
-    unreadable = cli("check", "not-a.zip", *TARGET, cwd=tmp_path)  # a finding, like a truncated zip
+    unreadable = cli("check", "not-a.zip", *TARGET, cwd=tmp_path)  # a finding, as a truncated zip is
     assert unreadable.returncode == 3, unreadable.stderr
-    assert "error [archive]" in unreadable.stdout and "not-a.zip: not a readable zip file" in unreadable.stdout
+    assert (
+        "error [archive]" in unreadable.stdout and "not-a.zip: not a readable zip file" in unreadable.stdout
+    )
     no_handler = cli("check", "fn.zip", "--runtime", "python3.12", "--architecture", "arm64", cwd=tmp_path)
     assert no_handler.returncode == 0 and no_handler.stdout.endswith("handler not checked): ok\n")
 
