@@ -77,3 +77,18 @@ def test_resolve_error_names_the_culprit() -> None:
         "flask<1, we can conclude that your requirements are unsatisfiable."
     )
     assert "uv pip compile" in error.details
+
+
+def test_a_conflict_shows_uvs_whole_explanation(tmp_path: Path) -> None:
+    stderr = (
+        "error: No solution found when resolving dependencies\n"
+        "  cause: Because requests==2.31.0 depends on urllib3>=1.21.1,<3 and you require requests==2.31.0, "
+        "we can conclude that you require urllib3>=1.21.1,<3.\n"
+        "         And because you require urllib3<1.21, we can conclude that your requirements are "
+        "unsatisfiable.\n"
+    )
+    result = ToolResult(command=("uv", "pip", "compile"), returncode=1, stdout="", stderr=stderr)
+    error = resolve_error(result, target("python3.12", "arm64"), tmp_path / "requirements.txt")
+    assert "\n" not in error.message
+    assert "you require urllib3<1.21" in error.message  # the conflicting pin, not only the first cause
+    assert error.message.endswith("your requirements are unsatisfiable.")

@@ -185,13 +185,22 @@ def _no_wheel_package(text: str) -> str | None:
 
 
 def _summary(stderr: str) -> str:
-    """uv's explanation on one line: its ``cause:`` lines, else its ``error:`` lines."""
+    """uv's whole explanation on one line: every ``cause:`` line with its
+    indented continuation lines (the conflicting requirements are named there),
+    else its ``error:`` lines."""
     found: dict[str, list[str]] = {"cause": [], "error": []}
+    current: list[str] | None = None
     for line in stderr.splitlines():
-        kind, _, rest = line.strip().partition(":")
+        stripped = line.strip()
+        kind, _, rest = stripped.partition(":")
         if kind.lower() in ("cause", "caused by", "error") and rest.strip():
             found["error" if kind == "error" else "cause"].append(rest.strip())
-    return "; ".join(found["cause"] or found["error"]) or " ".join(stderr.split())
+            current = found["error" if kind == "error" else "cause"]
+        elif current is not None and stripped and line[:1].isspace():
+            current[-1] += " " + stripped  # a continuation of the explanation
+        else:
+            current = None
+    return " ".join(found["cause"] or found["error"]) or " ".join(stderr.split())
 
 
 def _is_include(line: str) -> bool:
