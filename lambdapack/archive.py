@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import ArchiveError
+from .errors import ArchiveError, os_error
 
 COMPRESS_LEVEL = 6
 DOS_EPOCH = 315532800  # 1980-01-01T00:00:00Z
@@ -151,6 +151,11 @@ def write(
         tmp.chmod(0o644)
         if replace:
             tmp.replace(dest)
+    except OSError as exc:  # a full disk, a vanished directory …: name the zip
+        tmp.unlink(missing_ok=True)
+        if exc.filename is None:
+            exc = OSError(exc.errno, exc.strerror, str(dest))
+        raise os_error(exc, "cannot write the zip") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

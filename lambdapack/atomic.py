@@ -24,6 +24,11 @@ def write_bytes(target: Path, data: bytes, *, mode: int = 0o644, sync: bool = Fa
                 os.fsync(f.fileno())
         tmp.chmod(mode)
         tmp.replace(target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.filename is None:  # a write that failed (a full disk): name the file meant
+            raise OSError(exc.errno, exc.strerror, str(target)) from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -82,7 +82,6 @@ def collect(
     ``watch`` the stat signature of every directory and ``.gitignore`` the
     selection depends on (see :func:`select`).
     """
-    from pathspec import GitIgnoreSpec
 
     source = source.resolve()
     project_root = project_root.resolve()
@@ -90,9 +89,9 @@ def collect(
         source=source,
         project_root=project_root,
         root_prefix=str(project_root) + os.sep,
-        defaults=Patterns(GitIgnoreSpec.from_lines((*COMMON_EXCLUDES, *defaults))),
-        excludes=Patterns(GitIgnoreSpec.from_lines(exclude)),
-        includes=Patterns(GitIgnoreSpec.from_lines(include)) if include else None,
+        defaults=Patterns(_spec((*COMMON_EXCLUDES, *defaults), "default exclude")),
+        excludes=Patterns(_spec(exclude, "exclude")),
+        includes=Patterns(_spec(include, "include")) if include else None,
         skipped=frozenset(str(p.resolve()) for p in skip),
         stats=stats if stats is not None else {},
         watch=watch if watch is not None else [],
@@ -285,6 +284,27 @@ def _parent_gitignores(source: Path, project_root: Path, watch: list[list[Any]])
     return found
 
 
+def _spec(lines: Sequence[str], key: str) -> GitIgnoreSpec:
+    """The patterns of the config key ``key``; an invalid one is a one-line error naming it."""
+    from pathspec import GitIgnoreSpec
+
+    try:
+        return GitIgnoreSpec.from_lines(lines)
+    except ValueError as exc:
+        bad = next((line for line in lines if _invalid(line)), None)
+        raise SourceError(f"{key}: invalid pattern {bad!r} ({exc}); fix or remove it") from None
+
+
+def _invalid(line: str) -> bool:
+    from pathspec import GitIgnoreSpec
+
+    try:
+        GitIgnoreSpec.from_lines([line])
+    except ValueError:
+        return True
+    return False
+
+
 def _read_gitignore(path: Path, watch: list[list[Any]]) -> GitIgnoreSpec | None:
     from pathspec import GitIgnoreSpec
 
@@ -294,6 +314,8 @@ def _read_gitignore(path: Path, watch: list[list[Any]]) -> GitIgnoreSpec | None:
         return None  # creating it changes its directory, which is watched
     except (OSError, UnicodeDecodeError) as exc:
         raise SourceError(f"cannot read {path}: {exc}") from None
+    except ValueError as exc:
+        raise SourceError(f"{path}: {exc}; fix the pattern") from None
     _watch(watch, str(path))
     return spec
 

@@ -35,7 +35,7 @@ from lambdapack.usecases.project import load
 @click.option(
     "-o",
     "--output",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # a file here is reported by the build, in one line
     help="Output directory, relative to the current directory (default: the config's 'output', or dist).",
 )
 @click.option("--no-verify", is_flag=True, help="Skip the checks (the package may not load on Lambda).")

@@ -255,7 +255,9 @@ def _check_output(output: Path) -> None:
     except OSError as exc:
         raise os_error(exc, "cannot create the output directory") from None
     if not os.access(output, os.W_OK | os.X_OK):
-        raise BuildError(f"{output}: the output directory is not writable; choose another output (-o)")
+        read_only = bool(os.statvfs(output).f_flag & os.ST_RDONLY)
+        why = "on a Read-only file system" if read_only else "not writable (Permission denied)"
+        raise BuildError(f"{output}: the output directory is {why}; choose another output (-o)")
 
 
 def _build_all(
