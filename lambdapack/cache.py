@@ -110,9 +110,16 @@ class Cache:
 
     # -- dependency sets --------------------------------------------------
 
-    def dependencies(self, deps_key: str, install: Callable[[Path], None]) -> DependencySet:
+    def dependencies(
+        self,
+        deps_key: str,
+        install: Callable[[Path], None],
+        finish: Callable[[DependencySet], object] | None = None,
+    ) -> DependencySet:
         """The dependency set ``deps_key``, made with ``install(site_dir)`` when
-        missing or corrupt; the result's entries carry their compressed bytes."""
+        missing or corrupt; the result's entries carry their compressed bytes.
+        ``finish`` runs on a set just made, still under its lock (so that
+        concurrent builds waiting for the set find its check results too)."""
         final = self.root / "deps" / deps_key
         loaded = _load_dependencies(final)
         if loaded is not None:
@@ -132,9 +139,11 @@ class Cache:
             except BaseException:
                 shutil.rmtree(work, ignore_errors=True)
                 raise
-        loaded = _load_dependencies(final)
-        if loaded is None:
-            raise BuildError(f"dependency cache entry {final} is unreadable right after writing it")
+            loaded = _load_dependencies(final)
+            if loaded is None:
+                raise BuildError(f"dependency cache entry {final} is unreadable right after writing it")
+            if finish is not None:
+                finish(loaded)
         return loaded
 
     # -- compressed source files -------------------------------------------

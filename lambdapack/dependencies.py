@@ -30,6 +30,7 @@ def dependencies(
     refresh: bool,
     report: Callable[[str], None],
     warnings: list[Finding] | None = None,
+    check: bool = True,
 ) -> DependencySet | None:
     """The function's dependencies as zip entries, from the cache when this
     lock was installed for this target before; None when there are none.
@@ -70,7 +71,11 @@ def dependencies(
         report("installing")
         ecosystem.install(spec, resolved, site, root)
 
-    return cache.dependencies(plan.deps_key(resolved.pins), install_into)
+    def finish(made: DependencySet) -> None:
+        if check:  # checked once, by the build that made the set
+            dependency_findings(made, spec, ecosystem)
+
+    return cache.dependencies(plan.deps_key(resolved.pins), install_into, finish)
 
 
 def dependency_findings(

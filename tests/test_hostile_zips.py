@@ -118,7 +118,7 @@ def test_a_zip_bomb_is_found_in_bounded_memory_and_time(tmp_path: Path) -> None:
     assert int(peak_kib) < 100 * 1024, f"{peak_kib} KiB"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 7)), min_size=1, max_size=4)
 )

@@ -85,7 +85,7 @@ def _toml(value: object) -> str:
     return "{" + ", ".join(f"{_toml(k)} = {_toml(v)}" for k, v in value.items()) + "}"
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     top=st.dictionaries(_KEYS, _VALUES, max_size=4),
     function=st.dictionaries(_FUNCTION_KEYS, _VALUES, max_size=5),

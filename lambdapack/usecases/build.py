@@ -26,7 +26,7 @@ from lambdapack.cache import Cache, cache_dir
 from lambdapack.config import FunctionSpec, IndexOptions, Project, single_function
 from lambdapack.digest import b64
 from lambdapack.ecosystem import Ecosystem, Ecosystems
-from lambdapack.errors import BuildError, ConfigError, SourceError, VerifyError, os_error
+from lambdapack.errors import BuildError, ConfigError, SourceError, StaleError, VerifyError, os_error
 from lambdapack.manifest import Artifact
 from lambdapack.state import BuildState, Record, zip_stat
 from lambdapack.usecases.project import load, project_root, source_date_epoch
@@ -332,6 +332,12 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
     )
     the_plan = planned.plan
     used = planned.trees
+    if context.locked and the_plan.dependencies is not None:  # --locked holds for current zips too
+        stale = ecosystem.lock_status(spec, the_plan.dependencies)
+        if stale is not None:
+            raise StaleError(
+                f"--locked: {the_plan.dependencies.lock_file}: {stale}; run `lambdapack lock {name}`"
+            )
     record = None if context.refresh else context.state.current(name, the_plan.fingerprint, zip_path)
     if record is not None:
         context.report(name, "done")
@@ -357,6 +363,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
                 refresh=context.refresh,
                 report=functools.partial(context.report, name),
                 warnings=lock_warnings,
+                check=context.check,
             )
         own = [
             replace(entry, compressed=context.cache.compressed(source.sha256, entry.path))
