@@ -69,10 +69,14 @@ def errors(verbose: bool = False) -> Iterator[None]:
         from lambdapack import processes
 
         processes.stop_all()
-        click.echo(
-            "lambdapack: interrupted; the zips and the manifest still agree (run the build again to finish)",
-            err=True,
-        )
+        written = getattr(exc, "lambdapack_written", None)
+        if written == ():
+            what = "no zip or manifest was changed"
+        elif written:
+            what = f"{', '.join(f'{n}.zip' for n in written)} replaced, the manifest names only verified zips"
+        else:
+            what = "the zips and the manifest still agree"
+        click.echo(f"lambdapack: interrupted; {what} (run the build again to finish)", err=True)
         _exit_now(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED)
     except OSError as exc:  # the machine's fault (a full disk, permissions): never "internal error"
         from lambdapack.errors import EXIT_BUILD, os_error

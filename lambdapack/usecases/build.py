@@ -218,11 +218,12 @@ def run(
     failures: dict[str, BuildError] = {}
     try:
         _build_all(context, specs, jobs, outcomes, failures)
-    except BaseException:  # an interrupt: nothing was put in place; stop the tools, drop the zips
+    except BaseException as exc:  # an interrupt: nothing was put in place; stop the tools, drop the zips
         processes.stop_all()
         for outcome in outcomes.values():
             if outcome.pending is not None:
                 outcome.pending.unlink(missing_ok=True)
+        exc.lambdapack_written = ()  # type: ignore[attr-defined]  # read by the CLI's message
         raise
     artifacts = [outcomes[name].artifact for name in sorted(outcomes)]
     document: Mapping[str, object] = {}
@@ -232,6 +233,11 @@ def run(
             document = manifest.publish(project.output, project.root, artifacts, pending)
         except OSError as exc:
             raise os_error(exc, "cannot publish the zips and the manifest") from None
+        except BaseException as exc:  # interrupted while publishing: some zips may be in place
+            exc.lambdapack_written = tuple(  # type: ignore[attr-defined]  # read by the CLI's message
+                sorted(name for name in pending if not pending[name].exists())
+            )
+            raise
         finally:
             for temporary in pending.values():  # left only when publishing failed
                 temporary.unlink(missing_ok=True)
