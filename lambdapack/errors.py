@@ -21,6 +21,20 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM, raised in the main thread by the ``lambdapack``
+    command's signal handlers (like KeyboardInterrupt, but never taken for
+    one by click or a library)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_TERMINATED if self.signum == 15 else EXIT_INTERRUPTED
+
+
 class LambdapackError(Exception):
     """Base class of every error lambdapack reports to its user."""
 

@@ -93,12 +93,17 @@ def test_kill_and_interrupt_at_any_instant_never_break_the_manifest(tmp_path: Pa
         proc.send_signal(sig)
         asked = time.monotonic()
         _out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - asked
         if sig == signal.SIGINT and proc.returncode != 0:  # it was still running: it must stop fast
-            assert proc.returncode == 130, err
-            assert time.monotonic() - asked < 0.5 + 0.2, (
-                f"took {time.monotonic() - asked:.2f}s"
-            )  # + process exit
-            assert "Traceback" not in err or "KeyboardInterrupt" in err, err
+            # Before Python has loaded lambdapack's entry point, SIGINT ends it as Python's
+            # default handler does (-2, a traceback); from then on: 130 and one line.
+            assert proc.returncode == 130 or (proc.returncode == -2 and "lambdapack: " not in err), (
+                delay,
+                err,
+            )
+            assert took < 0.5, f"stopped {took:.2f}s after SIGINT"
+            if proc.returncode == 130:
+                assert err.startswith("lambdapack: interrupted;") and err.count("\n") == 1, err
         _assert_consistent(root)
 
     # The next build restores the reference bytes and leaves no temporary files behind.

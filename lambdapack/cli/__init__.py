@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sys
-import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -20,7 +18,7 @@ import click
 
 from lambdapack import __version__
 from lambdapack.config import IndexOptions
-from lambdapack.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, LambdapackError
+from lambdapack.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, Interrupted, LambdapackError
 
 PROJECT_DIR = click.option(
     "-C",
@@ -65,7 +63,7 @@ def errors(verbose: bool = False) -> Iterator[None]:
             for detail in _tool_output(exc):
                 click.echo(detail, err=True)
         sys.exit(exc.exit_code)
-    except (KeyboardInterrupt, Terminated) as exc:
+    except (KeyboardInterrupt, Interrupted) as exc:
         from lambdapack import processes
 
         processes.stop_all()
@@ -77,7 +75,7 @@ def errors(verbose: bool = False) -> Iterator[None]:
         else:
             what = "the zips and the manifest still agree"
         click.echo(f"lambdapack: interrupted; {what} (run the build again to finish)", err=True)
-        _exit_now(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED)
+        _exit_now(exc.exit_code if isinstance(exc, Interrupted) else EXIT_INTERRUPTED)
     except OSError as exc:  # the machine's fault (a full disk, permissions): never "internal error"
         from lambdapack.errors import EXIT_BUILD, os_error
 
@@ -96,23 +94,14 @@ def errors(verbose: bool = False) -> Iterator[None]:
         sys.exit(EXIT_INTERNAL)
 
 
-class Terminated(BaseException):
-    """SIGTERM, turned into an exception in the main thread (like SIGINT's KeyboardInterrupt)."""
-
-
-def _on_sigterm(_signum: int, _frame: object) -> None:
-    raise Terminated
-
-
 def _exit_now(code: int) -> None:
     """Exit with ``code`` at once: worker threads still finishing (their tools
-    were stopped) are not waited for; what they leave behind is temporary and
-    removed by the next build."""
+    were stopped) are not waited for, and an interrupt that landed inside an
+    import cannot turn the exit into a SIGINT death; what is left behind is
+    temporary and removed by the next build."""
     sys.stdout.flush()
     sys.stderr.flush()
-    if threading.active_count() > 1:
-        os._exit(code)
-    sys.exit(code)
+    os._exit(code)
 
 
 def _tool_output(exc: LambdapackError) -> list[str]:
@@ -131,8 +120,6 @@ def echo(lines: Sequence[str]) -> None:
 @click.version_option(__version__, prog_name="lambdapack")
 def main() -> None:
     """Build deterministic, verified AWS Lambda packages."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def _register() -> None:

@@ -15,7 +15,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -279,8 +279,10 @@ def _build_all(
             _collect(spec.name, functools.partial(_build_one, context, spec), outcomes, failures)
         return
     pool = ThreadPoolExecutor(max_workers=workers)
+    futures: dict[str, Future[_Outcome]] = {}
     try:
-        futures = {spec.name: pool.submit(_build_one, context, spec) for spec in specs}
+        for spec in specs:
+            futures[spec.name] = pool.submit(_build_one, context, spec)
         for name, future in futures.items():
             _collect(name, future.result, outcomes, failures)
     except BaseException:
