@@ -9,6 +9,7 @@ import json
 import stat
 import subprocess
 import sys
+import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -131,7 +132,9 @@ def test_bit_flipped_zips_never_crash_check(tmp_path: Path, flips: list[tuple[fl
     for where, bit in flips:
         data[int(where * len(data))] ^= 1 << bit
     (tmp_path / "flipped.zip").write_bytes(bytes(data))
+    started = time.monotonic()
     result = cli("check", "flipped.zip", *TARGET, cwd=tmp_path)
+    assert time.monotonic() - started < 5  # bounded: a damaged zip is never read for long
     assert result.returncode in (0, 2, 3), result.stderr
     assert "internal error" not in result.stderr
     truncated = tmp_path / "cut.zip"
