@@ -186,6 +186,7 @@ class UnreadableZip(LambdapackError):
 READ_LIMIT = 64 * 1024 * 1024
 _MEMBER_ERRORS = (
     KeyError,
+    RuntimeError,  # zipfile: an encrypted member
     zipfile.BadZipFile,
     zlib.error,
     EOFError,

@@ -141,3 +141,17 @@ def test_bit_flipped_zips_never_crash_check(tmp_path: Path, flips: list[tuple[fl
     truncated.write_bytes(bytes(data[: max(1, int(flips[0][0] * len(data)))]))
     cut = cli("check", "cut.zip", *TARGET, cwd=tmp_path)
     assert cut.returncode in (2, 3) and "internal error" not in cut.stderr, cut.stderr
+
+
+def test_an_encrypted_member_is_a_finding(tmp_path: Path) -> None:
+    """The 'encrypted' flag set on a member (found by the bit-flip test): zipfile
+    refuses to read it; lambdapack reports it."""
+    path = _zip(tmp_path / "fn.zip", [("app.py", HANDLER.encode(), 0o100644)])
+    data = bytearray(path.read_bytes())
+    central = data.rindex(b"PK\x01\x02")
+    data[central + 8] |= 0x01  # general purpose flags, bit 0: encrypted (central directory)
+    data[6] |= 0x01  # and in the local header
+    path.write_bytes(bytes(data))
+    result = cli("check", "fn.zip", *TARGET, "--json", cwd=tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert "encrypted" in _archive_findings(result)["app.py"]
