@@ -4,7 +4,6 @@ the cache or installed now, with its per-file check results."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from lambdapack.cache import Cache, DependencySet
 from lambdapack.config import FunctionSpec
 from lambdapack.contents import StagedPackage
 from lambdapack.ecosystem import Ecosystem
-from lambdapack.errors import StaleError
 from lambdapack.plan import BuildPlan
 from lambdapack.verify import Finding, file_findings
 
@@ -26,7 +24,6 @@ def dependencies(
     work: Path,
     *,
     root: Path,
-    locked: bool,
     refresh: bool,
     report: Callable[[str], None],
     warnings: list[Finding] | None = None,
@@ -39,10 +36,7 @@ def dependencies(
     a warning to ``warnings``."""
     assert plan.dependencies is not None
     lock_key = plan.lock_key()
-    stale = ecosystem.lock_status(spec, plan.dependencies)
-    if locked and stale is not None:
-        where = os.path.relpath(root / plan.dependencies.lock_file, root)
-        raise StaleError(f"--locked: {where}: {stale}; run `lambdapack lock {spec.name}`")
+    stale = ecosystem.lock_status(spec, plan.dependencies)  # (--locked was enforced by the caller)
     if stale is not None and stale != "missing" and warnings is not None:
         where = plan.dependencies.lock_file
         warnings.append(

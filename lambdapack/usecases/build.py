@@ -209,6 +209,7 @@ def run(
         skip=(project.output, *skip),
     )
     specs = project.select(names)
+    processes.reset()  # an earlier run of this process may have been interrupted
     _check_output(project.output)
     manifest.read(manifest.manifest_path(project.output))  # unreadable: say so before building
     for leftover in archive.stale_temporaries(project.output):  # zips of builds that died
@@ -367,7 +368,6 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
                 context.cache,
                 work,
                 root=project.root,
-                locked=context.locked,
                 refresh=context.refresh,
                 report=functools.partial(context.report, name),
                 warnings=lock_warnings,
