@@ -36,6 +36,17 @@ handler = "app.handler"
 APP = "def handler(event, context):\n    return 1\n"
 
 
+def _numpy_project(tmp_path: Path) -> Path:
+    """Two functions, one with numpy: a cold build resolves, installs, compresses and zips."""
+    files = {
+        "lambdapack.toml": CONFIG,
+        "np/app.py": APP,
+        "np/requirements.txt": "numpy==2.1.3\n",
+        "plain/app.py": APP,
+    }
+    return write_tree(tmp_path / "project", files)
+
+
 def _start(root: Path, cache: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "LAMBDAPACK_CACHE_DIR": str(cache)}
     return subprocess.Popen(
@@ -67,15 +78,7 @@ def _assert_consistent(root: Path) -> list[str]:
 @pytest.mark.network
 @pytest.mark.slow
 def test_kill_and_interrupt_at_any_instant_never_break_the_manifest(tmp_path: Path) -> None:
-    root = write_tree(
-        tmp_path / "project",
-        {
-            "lambdapack.toml": CONFIG,
-            "np/app.py": APP,
-            "np/requirements.txt": "numpy==2.1.3\n",
-            "plain/app.py": APP,
-        },
-    )
+    root = _numpy_project(tmp_path)
     cache = tmp_path / "cache"
     # The reference: a complete cold build, and how long it takes.
     started = time.monotonic()
@@ -119,15 +122,7 @@ def test_kill_and_interrupt_at_any_instant_never_break_the_manifest(tmp_path: Pa
 
 @pytest.mark.network
 def test_sigterm_stops_a_build_with_143(tmp_path: Path) -> None:
-    root = write_tree(
-        tmp_path / "project",
-        {
-            "lambdapack.toml": CONFIG,
-            "np/app.py": APP,
-            "np/requirements.txt": "numpy==2.1.3\n",
-            "plain/app.py": APP,
-        },
-    )
+    root = _numpy_project(tmp_path)
     proc = _start(root, tmp_path / "cache")
     time.sleep(0.4)  # loading, resolving or installing
     proc.send_signal(signal.SIGTERM)
