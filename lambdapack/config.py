@@ -48,7 +48,6 @@ _FUNCTION_KEYS = (
 #: The longest function name: NAME.zip and its temporary file must fit a 255-byte file name.
 MAX_NAME = 200
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_HANDLER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _PATTERNS = "gitignore-style patterns"
 
 
@@ -345,8 +344,13 @@ def _function(
             source = None
 
     handler = reader.required(raw, "handler", key, 'e.g. handler = "app.lambda_handler"')
-    if handler and not _HANDLER_RE.match(handler):
-        reader.add(join(key, "handler"), f"{handler!r} is not MODULE.FUNCTION (e.g. 'app.lambda_handler')")
+    problem = None
+    if handler:  # by the language's rules; without a known runtime, valid in no language is a problem
+        checked = [language] if language else list(ecosystem.languages())
+        problems = [ecosystem.config(lang).handler_problem(handler) for lang in checked]
+        problem = problems[0] if all(problems) else None
+    if problem:
+        reader.add(join(key, "handler"), problem)
         handler = None
 
     exclude = (*defaults.get("exclude", ()), *reader.strings(raw, "exclude", key))

@@ -7,7 +7,7 @@ keys the language adds, which of a function's inputs decide its dependencies
 lock for the target, which installed files belong to which distribution, the
 language's default source excludes, and its own checks (the handler, the
 binaries' ABI). One implementation per language lives in its own subpackage
-(``lambdapack/python/``) and is registered in :data:`_REGISTRY`; adding a
+(``lambdapack/python/``, ``lambdapack/node/``) and is registered in :data:`_REGISTRY`; adding a
 language means adding a subpackage, its rows in ``runtimes.RUNTIMES`` and one
 line here.
 """
@@ -95,6 +95,10 @@ class LanguageConfig(Protocol):
     #: for every function of the language) and in ``[functions.NAME]``.
     project_keys: tuple[str, ...]
     function_keys: tuple[str, ...]
+
+    def handler_problem(self, handler: str) -> str | None:
+        """Why ``handler`` is not a handler of this language's runtimes, or None."""
+        ...
 
     def check_defaults(self, reader: KeyReader, top: Mapping[str, object]) -> None:
         """Report problems in the language's top-level keys (once per config)."""
@@ -188,6 +192,7 @@ class Ecosystem(Protocol):
 #: :class:`LanguageConfig`) and ``create(environ) -> Ecosystem``.
 _REGISTRY: dict[str, str] = {
     "python": "lambdapack.python",
+    "node": "lambdapack.node",
 }
 
 

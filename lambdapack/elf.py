@@ -63,12 +63,20 @@ def binary_format(head: bytes, name: str) -> str | None:
         return "elf"
     if magic in _MACHO_MAGICS:
         return "mach-o"
-    native = name.endswith((".so", ".dylib")) or ".so." in name.rsplit("/", 1)[-1]
+    native = name.endswith((".so", ".dylib", ".node")) or ".so." in name.rsplit("/", 1)[-1]
     if magic == _FAT_MACHO and native:
         return "mach-o"
     if head[:2] == b"MZ" and (native or name.lower().endswith((".pyd", ".dll", ".exe"))):
         return "pe"
     return None
+
+
+def machine(head: bytes) -> int | None:
+    """The e_machine of an ELF header (its first 20 bytes or more), or None when not ELF."""
+    if head[:4] != ELF_MAGIC or len(head) < 20:
+        return None
+    (found,) = struct.unpack_from("<H" if head[5] == 1 else ">H", head, 18)
+    return int(found)
 
 
 def parse(data: bytes) -> ElfInfo:

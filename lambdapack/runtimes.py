@@ -64,6 +64,10 @@ RUNTIMES: dict[str, Runtime] = {
         _row("python3.12", "python", (3, 12), AL2023),
         _row("python3.13", "python", (3, 13), AL2023),
         _row("python3.14", "python", (3, 14), AL2023),
+        _row("nodejs18.x", "node", (18, 0), AL2),
+        _row("nodejs20.x", "node", (20, 0), AL2023),
+        _row("nodejs22.x", "node", (22, 0), AL2023),
+        _row("nodejs24.x", "node", (24, 0), AL2023),
     )
 }
 

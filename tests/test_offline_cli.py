@@ -58,7 +58,7 @@ def test_every_config_problem_at_once_with_exit_code_2(tmp_path: Path) -> None:
         [
             "lambdapack.toml: architecure: unknown key (did you mean 'architecture'?)",
             "lambdapack.toml: runtime: 'python3.8' is not a supported runtime; supported: python3.10, "
-            "python3.11, python3.12, python3.13, python3.14",
+            "python3.11, python3.12, python3.13, python3.14, nodejs18.x, nodejs20.x, nodejs22.x, nodejs24.x",
             "lambdapack.toml: output: must be a non-empty string, not ''",
             "lambdapack.toml: dependency_exclude: must be a list of gitignore-style patterns (strings), "
             "not 'tests/'",

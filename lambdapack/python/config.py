@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,8 @@ from lambdapack.python.inputs import Selection, kind_of
 
 if TYPE_CHECKING:
     from lambdapack.ecosystem import LanguageConfig
+
+_HANDLER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 #: Keys allowed at the top level (defaults for every Python function) and per function.
 PROJECT_KEYS = ("index_url", "extra_index_urls", "find_links", "exclude_runtime_packages")
@@ -43,6 +46,11 @@ class PythonDependencies:
 class PythonConfig:
     project_keys: tuple[str, ...] = PROJECT_KEYS
     function_keys: tuple[str, ...] = FUNCTION_KEYS
+
+    def handler_problem(self, handler: str) -> str | None:
+        if _HANDLER_RE.match(handler):
+            return None
+        return f"{handler!r} is not MODULE.FUNCTION (e.g. 'app.lambda_handler')"
 
     def check_defaults(self, reader: KeyReader, top: Mapping[str, object]) -> None:
         reader.string(top, "index_url", "")

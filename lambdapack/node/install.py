@@ -1,0 +1,354 @@
+"""Install a Node.js function's production dependencies for its target.
+
+The lock is installed with ``npm ci --omit=dev --os=linux --cpu=… --libc=glibc
+--ignore-scripts --install-links`` in a staging copy of the function's
+package.json, lock and local packages (never in the user's tree: ``npm ci``
+deletes ``node_modules``), so per-platform optional packages are the
+target's, ``file:`` packages are real copies, and no lifecycle script builds
+or fetches anything for the host. pnpm and yarn locks are installed by
+their own (pinned) tools (lambdapack.node.managers). Then the tree is made
+machine-independent: npm's state files, ``.bin`` links and other platforms'
+prebuilt binaries go, symlinks inside the tree become copies.
+
+A package that needs its install script (a ``binding.gyp`` with no prebuilt
+binary for the target, ``prebuild-install`` …) is an error naming it, and so
+is a lock that lacks the target's platform packages (written by an npm that
+recorded only its own platform's).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambdapack import elf, processes
+from lambdapack.errors import InstallError
+from lambdapack.node.lock import Layout, local_packages, read_json
+from lambdapack.node.target import CPU, prebuild_dir_matches, selects
+from lambdapack.node.tools import NodeTools
+from lambdapack.runtimes import Target
+
+#: Words in an install script that mean it builds or fetches a native addon.
+_NATIVE_TOOLS = ("node-gyp", "prebuild-install", "node-pre-gyp", "cmake-js", "napi-build", "node-gyp-build")
+_SCRIPTS = ("preinstall", "install", "postinstall")
+#: Left out of every installed tree: package managers' state, never read at run time.
+_STATE = (".package-lock.json", ".modules.yaml", ".yarn-state.yml", ".yarn-integrity", ".pnpm", ".cache")
+_COPY_IGNORE = shutil.ignore_patterns("node_modules", ".git")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Installed:
+    """What an install did besides placing files."""
+
+    removed_platform_files: int
+    skipped_scripts: tuple[str, ...]  # "name@version (postinstall)"
+
+
+def install(
+    layout: Layout,
+    lock: Path,
+    target: Target,
+    dest: Path,
+    tools: NodeTools,
+    *,
+    allow_scripts: Sequence[str],
+    project_root: Path,
+    npm_cache: Path,
+    environ: Mapping[str, str],
+) -> Installed:
+    """Install ``lock`` (a lock of ``layout``) for ``target`` into ``dest/node_modules``."""
+    stage_base = dest.parent / (dest.name + ".stage")
+    stage_dir = stage(layout, lock, stage_base, project_root)
+    env = tools.env(environ)
+    env["npm_config_cache"] = str(npm_cache)
+    cpu = CPU[target.architecture.name]
+    if layout.manager == "npm":
+        _npm_ci(layout, stage_dir, tools, cpu, env)
+    else:
+        from lambdapack.node import managers
+
+        managers.install(
+            managers.lock_kind(stage_dir) or layout.manager,
+            stage_dir,
+            cpu=cpu,
+            tools=tools,
+            tool_cache=npm_cache.parent / "node-tools",
+            environ=env,
+        )
+    tree = stage_dir / "node_modules"
+    tree.mkdir(exist_ok=True)
+    _materialize_links(tree)
+    removed = _remove_foreign(tree, cpu)
+    missing = _missing_platform_packages(tree, layout, stage_dir / layout.lock.name, cpu)
+    if missing:
+        raise InstallError(missing)
+    skipped = _scripts(tree, target, allow_scripts)
+    if allow_scripts:
+        _rebuild(allow_scripts, tree, stage_dir, tools, cpu, env)
+    for name in _STATE:
+        _remove(tree / name)
+    dest.mkdir(parents=True)
+    tree.rename(dest / "node_modules")
+    shutil.rmtree(stage_base, ignore_errors=True)
+    return Installed(removed_platform_files=removed, skipped_scripts=tuple(skipped))
+
+
+def stage(layout: Layout, lock: Path | None, base: Path, project_root: Path) -> Path:
+    """A copy of what a package manager needs to install ``layout``: its
+    package.json(s), ``lock`` (when given), registry config and local
+    packages, at the same relative places under ``base`` (``file:`` paths
+    stay valid); returns the directory to run the package manager in."""
+    shutil.rmtree(base, ignore_errors=True)
+    anchor = _anchor(layout, project_root)
+    directory = base / layout.root.relative_to(anchor)
+    directory.mkdir(parents=True)
+    shutil.copyfile(layout.root / "package.json", directory / "package.json")
+    if lock is not None:
+        shutil.copyfile(lock, directory / layout.lock.name)
+    for extra in (".npmrc", ".yarnrc.yml", "pnpm-workspace.yaml"):
+        if (layout.root / extra).is_file():
+            shutil.copyfile(layout.root / extra, directory / extra)
+    for local in local_packages(layout):
+        if not local.is_relative_to(anchor):
+            raise InstallError(f"{layout.package_json}: local package {local} is outside {anchor}")
+        shutil.copytree(local, base / local.relative_to(anchor), ignore=_COPY_IGNORE, dirs_exist_ok=True)
+    if layout.member is not None:
+        (directory / layout.member).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(layout.package_json, directory / layout.member / "package.json")
+    return directory
+
+
+def _anchor(layout: Layout, project_root: Path) -> Path:
+    """The directory the staging copy mirrors: the project root, or higher
+    when the lock's directory or a local package lies outside it."""
+    paths = [layout.root, *local_packages(layout)]
+    return Path(os.path.commonpath([project_root, *paths]))
+
+
+def _npm_ci(layout: Layout, stage: Path, tools: NodeTools, cpu: str, env: dict[str, str]) -> None:
+    args = [
+        "ci",
+        "--omit=dev",
+        "--os=linux",
+        f"--cpu={cpu}",
+        "--libc=glibc",
+        "--ignore-scripts",
+        "--no-bin-links",
+        "--install-links",
+        "--no-audit",
+        "--no-fund",
+    ]
+    if layout.member is not None:
+        args += ["--workspace", layout.member, "--include-workspace-root=false"]
+    result = processes.run(tools.npm(*args), cwd=stage, env=env)
+    if result.returncode != 0:
+        raise InstallError(f"{layout.lock}: npm ci failed for linux {cpu}: {npm_error(result.stderr)}")
+
+
+def npm_error(stderr: str) -> str:
+    lines = [line.removeprefix("npm error ").strip() for line in stderr.splitlines()]
+    useful = [line for line in lines if line and not line.startswith(("A complete log", "npm error"))]
+    return "; ".join(useful[:4]) or "(no message)"
+
+
+def _materialize_links(tree: Path) -> None:
+    """Symlinks inside the tree become copies of their targets; one that points outside is an error."""
+    root = tree.resolve()
+    for path in sorted(_walk_links(tree)):
+        target = path.resolve()
+        if not target.is_relative_to(root.parent) or not target.exists():
+            raise InstallError(
+                f"node_modules/{path.relative_to(tree).as_posix()} links to {path.readlink()}, "
+                "outside the installed tree: a zip cannot hold it"
+            )
+        path.unlink()
+        if target.is_dir():
+            shutil.copytree(target, path, ignore=_COPY_IGNORE if not target.is_relative_to(root) else None)
+        else:
+            shutil.copyfile(target, path)
+
+
+def _walk_links(tree: Path) -> list[Path]:
+    found = []
+    for directory, dirs, files in os.walk(tree):
+        for name in (*dirs, *files):
+            path = Path(directory) / name
+            if path.is_symlink():
+                found.append(path)
+    return found
+
+
+def packages(tree: Path) -> list[Path]:
+    """Every installed package directory under a node_modules tree (nested ones too)."""
+    found: list[Path] = []
+    if not tree.is_dir():
+        return found
+    for entry in sorted(tree.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.name.startswith("@") and entry.is_dir():
+            candidates = sorted(p for p in entry.iterdir() if p.is_dir())
+        else:
+            candidates = [entry] if entry.is_dir() else []
+        for package in candidates:
+            if (package / "package.json").is_file():
+                found.append(package)
+                found.extend(packages(package / "node_modules"))
+    return found
+
+
+def _manifest(package: Path) -> dict[str, object]:
+    try:
+        data = json.loads((package / "package.json").read_text("utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _label(package: Path, manifest: Mapping[str, object]) -> str:
+    return f"{manifest.get('name') or package.name}@{manifest.get('version') or '?'}"
+
+
+def _remove_foreign(tree: Path, cpu: str) -> int:
+    """Remove installed packages for another os/cpu/libc (a safety net: npm
+    already selects) and prebuilt binaries of other platforms that packages
+    ship side by side (``prebuilds/darwin-x64/…``); the number of files removed."""
+    removed = 0
+    for package in packages(tree):
+        if not package.exists():
+            continue
+        if not selects(_manifest(package), cpu):
+            removed += sum(len(files) for _d, _s, files in os.walk(package))
+            shutil.rmtree(package)
+            continue
+        for prebuilds in package.glob("**/prebuilds"):
+            if "node_modules" in prebuilds.relative_to(package).parts or not prebuilds.is_dir():
+                continue
+            for entry in sorted(prebuilds.iterdir()):
+                keep = entry.is_dir() and prebuild_dir_matches(entry.name, cpu)
+                if not keep:
+                    removed += sum(len(f) for _d, _s, f in os.walk(entry)) if entry.is_dir() else 1
+                    _remove(entry)
+                    continue
+                for file in sorted(entry.iterdir()):
+                    if "musl" in file.name:
+                        removed += 1
+                        _remove(file)
+    return removed
+
+
+def _missing_platform_packages(tree: Path, layout: Layout, lock: Path, cpu: str) -> str | None:
+    """Optional platform packages an installed package declares for this
+    target that the lock does not contain (an old npm's lock written on
+    another OS), as the error to report."""
+    installed = {_manifest(p).get("name") for p in packages(tree)}
+    lock_names: set[str] = set()
+    if layout.manager == "npm" and lock.is_file():
+        lock_packages = read_json(lock).get("packages")
+        if isinstance(lock_packages, dict):
+            lock_names = {k.rsplit("node_modules/", 1)[-1] for k in lock_packages if "node_modules/" in k}
+    missing: list[str] = []
+    owners: list[str] = []
+    for package in packages(tree):
+        manifest = _manifest(package)
+        optional = manifest.get("optionalDependencies")
+        if not isinstance(optional, dict):
+            continue
+        wanted = [n for n in optional if n not in installed and _names_target(n, cpu)]
+        if layout.manager == "npm":
+            wanted = [n for n in wanted if n not in lock_names]
+        if wanted:
+            missing.extend(wanted)
+            owners.append(_label(package, manifest))
+    if not missing:
+        return None
+    return (
+        f"{layout.lock}: has no entry for {', '.join(sorted(set(missing)))} (the linux {cpu} binaries of "
+        f"{', '.join(owners)}): the lock was written by a package manager that recorded only its own "
+        "platform's optional packages (npm before 10 on macOS or Windows does this); write it again with "
+        f"npm 10 or later: delete {layout.lock.name} and run `lambdapack lock`"
+    )
+
+
+def _names_target(name: str, cpu: str) -> bool:
+    """Whether a platform package's name says it is for linux/cpu/glibc (the
+    conventions of sharp, napi-rs and esbuild: ``*-linux-arm64``, ``*-linux-arm64-gnu``)."""
+    words = name.replace("/", "-").replace("_", "-").split("-")
+    aliases = {"arm64": {"arm64", "aarch64"}, "x64": {"x64", "amd64"}}[cpu]
+    return "linux" in words and bool(aliases.intersection(words)) and "musl" not in words
+
+
+def _scripts(tree: Path, target: Target, allow: Sequence[str]) -> list[str]:
+    """The lifecycle scripts that were not run; an error for a package whose
+    native addon only its script would have built or fetched."""
+    skipped: list[str] = []
+    problems: list[str] = []
+    for package in packages(tree):
+        manifest = _manifest(package)
+        scripts = manifest.get("scripts")
+        scripts = scripts if isinstance(scripts, dict) else {}
+        present = {k: str(v) for k, v in scripts.items() if k in _SCRIPTS}
+        gyp = (package / "binding.gyp").is_file()
+        if gyp and "install" not in present and "preinstall" not in present:
+            present["install"] = "node-gyp rebuild"  # npm's implicit install script
+        if not present:
+            continue
+        label = _label(package, manifest)
+        name = str(manifest.get("name") or package.name)
+        skipped.append(f"{label} ({', '.join(sorted(present))})")
+        if name in allow:
+            continue
+        native = gyp or any(tool in text for text in present.values() for tool in _NATIVE_TOOLS)
+        if native and not _has_addon(package, tree, manifest, target):
+            problems.append(label)
+    if problems:
+        raise InstallError(
+            f"{', '.join(problems)}: needs its install script to build or download a native addon "
+            f"for linux {target.architecture.name}, and lambdapack runs no dependency install scripts "
+            "(they build for the host); use a version that ships prebuilt binaries for the target "
+            "(as optional platform packages or prebuilds/), or build it in a container of the "
+            "runtime's build image"
+        )
+    return skipped
+
+
+def _has_addon(package: Path, tree: Path, manifest: Mapping[str, object], target: Target) -> bool:
+    """Whether the package, or one of its installed optional platform
+    packages, ships a ``.node`` addon for the target machine."""
+    places = [package]
+    optional = manifest.get("optionalDependencies")
+    if isinstance(optional, dict):
+        places += [tree / name for name in optional if (tree / name).is_dir()]
+    for place in places:
+        for addon in place.rglob("*.node"):
+            with addon.open("rb") as f:
+                head = f.read(elf.HEAD_SIZE)
+            if elf.machine(head) == target.architecture.elf_machine:
+                return True
+    return False
+
+
+def _rebuild(
+    names: Sequence[str], tree: Path, stage: Path, tools: NodeTools, cpu: str, env: dict[str, str]
+) -> None:
+    """Run the allowed packages' lifecycle scripts (``npm rebuild``)."""
+    present = [n for n in names if (tree / n / "package.json").is_file()]
+    if not present:
+        return
+    args = ["rebuild", *present, "--ignore-scripts=false", "--os=linux", f"--cpu={cpu}", "--libc=glibc"]
+    result = processes.run(tools.npm(*args), cwd=stage, env=env)
+    if result.returncode != 0:
+        raise InstallError(
+            f"allow_scripts: the install scripts of {', '.join(present)} failed: {npm_error(result.stderr)}"
+        )
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)

@@ -1,0 +1,191 @@
+"""A Node.js function's package.json and lock file: which lock applies (its
+own, or its workspace root's), whether it is current, and the local
+(``file:``/workspace) packages it points at.
+
+npm's lock (``package-lock.json`` / ``npm-shrinkwrap.json``, lockfileVersion
+2 or 3) records every platform's optional packages, so one lock serves every
+target: unlike Python's, a Node.js lock is not per target. ``pnpm-lock.yaml``
+and ``yarn.lock`` are honoured as they are (lambdapack.node.managers).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambdapack.errors import ConfigError
+
+NPM_LOCKS = ("npm-shrinkwrap.json", "package-lock.json")
+OTHER_LOCKS = {"pnpm-lock.yaml": "pnpm", "yarn.lock": "yarn"}
+#: Fields of package.json a lock is a resolution of (npm ci compares them with the lock).
+_DEPENDENCY_FIELDS = ("dependencies", "optionalDependencies", "devDependencies", "peerDependencies")
+#: Fields that change what is installed besides the dependencies themselves.
+_INSTALL_FIELDS = (
+    *_DEPENDENCY_FIELDS,
+    "overrides",
+    "bundleDependencies",
+    "bundledDependencies",
+    "workspaces",
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Layout:
+    """Where a function's dependencies are declared and locked."""
+
+    package_json: Path  # the function's own
+    root: Path  # the directory npm runs in: the function's, or its workspace root
+    lock: Path  # the lock file (may not exist yet: then npm's lock is written there)
+    manager: str  # "npm", "pnpm" or "yarn"
+    member: str | None  # the function's workspace path relative to root ("packages/api"), or None
+
+    @property
+    def lock_exists(self) -> bool:
+        return self.lock.is_file()
+
+
+def read_json(path: Path) -> dict[str, object]:
+    """A JSON object from a file, or a ConfigError naming the file."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: not valid JSON: {exc}"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: must hold a JSON object"])
+    return data
+
+
+def layout(package_json: Path, *, project_root: Path) -> Layout:
+    """The function's lock: beside its package.json, else at the workspace
+    root (inside the project) that lists it as a member, else npm's lock
+    beside package.json (to be written)."""
+    directory = package_json.parent
+    own = _lock_in(directory)
+    if own is not None:
+        return Layout(package_json=package_json, root=directory, lock=own[0], manager=own[1], member=None)
+    for parent in directory.parents:
+        if not parent.is_relative_to(project_root) and parent != project_root:
+            break
+        manifest = parent / "package.json"
+        if manifest.is_file() and _is_member(read_json(manifest), parent, directory):
+            found = _lock_in(parent)
+            lock, manager = found if found else (parent / "package-lock.json", "npm")
+            member = directory.relative_to(parent).as_posix()
+            return Layout(package_json=package_json, root=parent, lock=lock, manager=manager, member=member)
+        if parent == project_root:
+            break
+    return Layout(
+        package_json=package_json,
+        root=directory,
+        lock=directory / "package-lock.json",
+        manager="npm",
+        member=None,
+    )
+
+
+def _lock_in(directory: Path) -> tuple[Path, str] | None:
+    for name in NPM_LOCKS:
+        if (directory / name).is_file():
+            return directory / name, "npm"
+    for name, manager in OTHER_LOCKS.items():
+        if (directory / name).is_file():
+            return directory / name, manager
+    return None
+
+
+def _is_member(root_manifest: dict[str, object], root: Path, directory: Path) -> bool:
+    patterns = workspace_patterns(root_manifest)
+    rel = directory.relative_to(root).as_posix()
+    return any(fnmatch.fnmatchcase(rel, p.rstrip("/").removeprefix("./")) for p in patterns)
+
+
+def workspace_patterns(manifest: dict[str, object]) -> list[str]:
+    spaces = manifest.get("workspaces")
+    if isinstance(spaces, dict):  # yarn's {"packages": [...]}
+        spaces = spaces.get("packages")
+    if isinstance(spaces, list):
+        return [p for p in spaces if isinstance(p, str)]
+    return []
+
+
+def install_fields(manifest: dict[str, object]) -> dict[str, object]:
+    return {name: manifest[name] for name in _INSTALL_FIELDS if name in manifest}
+
+
+def input_digest(layout_: Layout) -> str:
+    """The hash of what a lock of this function is a resolution of: the
+    install fields of its package.json (and of the workspace root's)."""
+    parts = [install_fields(read_json(layout_.package_json))]
+    if layout_.member is not None:
+        parts.append(install_fields(read_json(layout_.root / "package.json")))
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def has_dependencies(package_json: Path) -> bool:
+    manifest = read_json(package_json)
+    return any(isinstance(manifest.get(f), dict) and manifest.get(f) for f in _DEPENDENCY_FIELDS[:2])
+
+
+def lock_status(layout_: Layout) -> str | None:
+    """None when the lock is a resolution of the current package.json(s), else why not."""
+    if not layout_.lock_exists:
+        return "missing"
+    if layout_.manager != "npm":
+        return None  # pnpm and yarn check their own lock (--frozen-lockfile) when installing
+    lock = read_json(layout_.lock)
+    if lock.get("lockfileVersion") not in (2, 3):
+        return f"lockfileVersion {lock.get('lockfileVersion')!r} (npm 7+ writes 2 or 3)"
+    packages = lock.get("packages")
+    if not isinstance(packages, dict):
+        return "not an npm lock (no 'packages')"
+    keys = [("", layout_.root / "package.json")]
+    if layout_.member is not None:
+        keys.append((layout_.member, layout_.package_json))
+    for key, manifest_path in keys:
+        entry = packages.get(key)
+        if not isinstance(entry, dict):
+            return f"out of date: it has no entry for {key or 'the root package'}"
+        manifest = read_json(manifest_path)
+        for name in _DEPENDENCY_FIELDS:
+            want = manifest.get(name) or {}
+            have = entry.get(name) or {}
+            if want != have:
+                where = os.path.relpath(manifest_path, layout_.root)
+                return f"out of date: {where} {name} differ from the lock's"
+    return None
+
+
+def local_packages(layout_: Layout) -> list[Path]:
+    """Directories of ``file:``/workspace packages the lock installs (absolute),
+    the function's own directory excepted."""
+    if layout_.manager != "npm" or not layout_.lock_exists:
+        return _local_specs(layout_)
+    packages = read_json(layout_.lock).get("packages")
+    found: set[Path] = set()
+    if isinstance(packages, dict):
+        for key, entry in packages.items():
+            if not key or key.startswith("node_modules/") or "/node_modules/" in key:
+                continue
+            if isinstance(entry, dict):
+                found.add((layout_.root / key).resolve())
+    found.discard(layout_.package_json.parent.resolve())
+    return sorted(found)
+
+
+def _local_specs(layout_: Layout) -> list[Path]:
+    manifest = read_json(layout_.package_json)
+    found = set()
+    for name in _DEPENDENCY_FIELDS[:2]:
+        deps = manifest.get(name)
+        if isinstance(deps, dict):
+            for spec in deps.values():
+                if isinstance(spec, str) and spec.startswith(("file:", "link:")):
+                    found.add((layout_.package_json.parent / spec.split(":", 1)[1]).resolve())
+    return sorted(p for p in found if p.is_dir())
