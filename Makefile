@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLE := examples/transactions
+NODE_EXAMPLE := examples/events
 
 .PHONY: setup demo test test-offline lint unit clean bench readme-example
 
@@ -17,7 +18,8 @@ setup: $(BIN)/lambdapack
 # Build every function of the bundled example project and print their hashes.
 demo: setup
 	$(BIN)/lambdapack build -C $(EXAMPLE)
-	@echo "manifest: $(EXAMPLE)/dist/lambdapack-manifest.json"
+	$(BIN)/lambdapack build -C $(NODE_EXAMPLE)
+	@echo "manifests: $(EXAMPLE)/dist/lambdapack-manifest.json $(NODE_EXAMPLE)/dist/lambdapack-manifest.json"
 
 lint: setup
 	$(BIN)/ruff check lambdapack tests bench scripts
@@ -36,7 +38,7 @@ test-offline: setup
 	$(BIN)/pytest -m "not network" --cov=lambdapack --cov-report=term
 
 clean:
-	rm -rf $(VENV) $(EXAMPLE)/dist .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(EXAMPLE)/dist $(NODE_EXAMPLE)/dist .pytest_cache .mypy_cache .ruff_cache .coverage
 
 # lambdapack against pip and uv on this machine (takes 10-20 minutes; needs PyPI).
 bench: setup
