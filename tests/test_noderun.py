@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+
 from noderun import run_handler
 
 ARCHITECTURES = [
