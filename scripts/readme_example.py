@@ -1,10 +1,10 @@
-"""Rewrite the README's example output from a real build of examples/transactions.
+"""Rewrite the README's example output from a real build of the example projects.
 
     python scripts/readme_example.py [--readme README.md] [--check]
 
-Runs `.venv/bin/lambdapack build -C examples/transactions` from the repository
-root into a fresh examples/transactions/dist/ (as `make demo` does, with
-SOURCE_DATE_EPOCH unset), then replaces in the README:
+Runs `.venv/bin/lambdapack build -C examples/transactions` and `... -C
+examples/events` from the repository root into fresh dist/ directories (as
+`make demo` does, with SOURCE_DATE_EPOCH unset), then replaces in the README:
 
 - the fenced block after "Example output of `make demo`:" with the command
   line, the build's summary and the `manifest: ...` line, as `make demo`
@@ -31,23 +31,26 @@ REPO = Path(__file__).resolve().parent.parent
 #: As in the Makefile: `$(BIN)/lambdapack build -C $(EXAMPLE)`, run from the repository root.
 LAMBDAPACK = ".venv/bin/lambdapack"
 EXAMPLE = "examples/transactions"
+NODE_EXAMPLE = "examples/events"
 OUTPUT_MARKER = "Example output of `make demo`:"
 MANIFEST_MARKER = "shortened to its `api` entry:"
 
 
 def build() -> tuple[list[str], dict[str, object]]:
-    """Build the example afresh; return the block's lines and the manifest."""
-    dist = REPO / EXAMPLE / "dist"
-    shutil.rmtree(dist, ignore_errors=True)
-    command = [LAMBDAPACK, "build", "-C", EXAMPLE]
-    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr)
-        raise SystemExit(f"readme_example: `{' '.join(command)}` failed with exit code {done.returncode}")
-    manifest_path = f"{EXAMPLE}/dist/lambdapack-manifest.json"
-    lines = [" ".join(command), *done.stderr.rstrip("\n").splitlines(), f"manifest: {manifest_path}"]
-    manifest = json.loads((REPO / manifest_path).read_text("utf-8"))
+    """Build the examples afresh; return the block's lines and the Python example's manifest."""
+    lines: list[str] = []
+    for example in (EXAMPLE, NODE_EXAMPLE):
+        shutil.rmtree(REPO / example / "dist", ignore_errors=True)
+        command = [LAMBDAPACK, "build", "-C", example]
+        env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            sys.stderr.write(done.stderr)
+            raise SystemExit(f"readme_example: `{' '.join(command)}` failed with exit code {done.returncode}")
+        lines += [" ".join(command), *done.stderr.rstrip("\n").splitlines()]
+    manifests = " ".join(f"{e}/dist/lambdapack-manifest.json" for e in (EXAMPLE, NODE_EXAMPLE))
+    lines.append(f"manifests: {manifests}")
+    manifest = json.loads((REPO / EXAMPLE / "dist" / "lambdapack-manifest.json").read_text("utf-8"))
     return lines, manifest
 
 

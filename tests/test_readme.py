@@ -49,14 +49,22 @@ def test_readme_begins_with_the_two_commands() -> None:
 
 def test_example_output_is_shaped_like_make_demo() -> None:
     block = example_output()
+    node = block.index(".venv/bin/lambdapack build -C examples/events")
     assert block[0] == ".venv/bin/lambdapack build -C examples/transactions"
-    assert block[-1] == "manifest: examples/transactions/dist/lambdapack-manifest.json"
-    assert [line.split()[0] for line in block[1:-1]] == ["api", "status", "worker"]
+    assert block[-1] == (
+        "manifests: examples/transactions/dist/lambdapack-manifest.json "
+        "examples/events/dist/lambdapack-manifest.json"
+    )
+    assert [line.split()[0] for line in block[1:node]] == ["api", "status", "worker"]
+    assert [line.split()[:2] for line in block[node + 1 : -1]] == [
+        ["status", "nodejs22.x"],
+        ["webhook", "nodejs20.x"],
+    ]
 
 
 def test_status_hash_in_readme_is_what_a_build_gives(tmp_path: Path) -> None:
     """`status` has no dependencies: built offline, its zip must have the README's hash."""
-    (line,) = [line for line in example_output() if line.startswith("status ")]
+    (line,) = [line for line in example_output() if line.startswith("status ") and "python" in line]
     fields = line.split()
     runtime, architecture, documented = fields[1], fields[2], fields[-1]
     assert re.fullmatch(r"[A-Za-z0-9+/]{43}=", documented), line

@@ -81,6 +81,8 @@ def install(
         )
     tree = stage_dir / "node_modules"
     tree.mkdir(exist_ok=True)
+    if layout.member is not None:  # the member's own production closure, out of the whole workspace's
+        tree = _closure(stage_dir, layout.member, stage_base / "closure")
     _materialize_links(tree)
     removed = _remove_foreign(tree, cpu)
     missing = _missing_platform_packages(tree, layout, stage_dir / layout.lock.name, cpu)
@@ -153,6 +155,60 @@ def npm_error(stderr: str) -> str:
     lines = [line.removeprefix("npm error ").strip() for line in stderr.splitlines()]
     useful = [line for line in lines if line and not line.startswith(("A complete log", "npm error"))]
     return "; ".join(useful[:4]) or "(no message)"
+
+
+def _closure(root: Path, member: str, out: Path) -> Path:
+    """Copy the packages ``member`` needs at run time (its dependencies and
+    optional dependencies, transitively, found as Node.js finds them: in
+    ``node_modules`` directories up from each package's real place) into
+    ``out/node_modules``, laid out as seen from the member; returns that tree."""
+    start = (root / member).resolve()
+    anchors = {start: Path(), root.resolve(): Path()}  # real place → place in the zip
+    seen: dict[Path, Path] = {}
+    queue = [start]
+    while queue:
+        package = queue.pop()
+        manifest = _manifest(package)
+        for field in ("dependencies", "optionalDependencies"):
+            deps = manifest.get(field)
+            for name in deps if isinstance(deps, dict) else ():
+                found = _find(package, name, root)
+                if found is None:
+                    continue  # an optional dependency for another platform
+                real = found.resolve()
+                if real in seen:
+                    continue
+                if not any(
+                    real.is_relative_to(a) and "node_modules" in real.relative_to(a).parts for a in anchors
+                ):
+                    anchors[real] = Path("node_modules", name)  # a linked workspace package
+                seen[real] = _place(real, anchors)
+                queue.append(real)
+    for real, place in sorted(seen.items(), key=lambda item: item[1]):
+        shutil.copytree(real, out / place, ignore=_COPY_IGNORE, symlinks=False, dirs_exist_ok=True)
+    (out / "node_modules").mkdir(parents=True, exist_ok=True)
+    return out / "node_modules"
+
+
+def _find(package: Path, name: str, root: Path) -> Path | None:
+    """Where Node.js finds ``name`` from ``package``: ``node_modules/name`` in
+    the package's directory or any parent, up to the workspace root."""
+    directory = package
+    while True:
+        candidate = directory / "node_modules" / name
+        if (candidate / "package.json").is_file():
+            return candidate
+        if directory == root or directory.parent == directory or not directory.is_relative_to(root):
+            return None
+        directory = directory.parent
+
+
+def _place(real: Path, anchors: Mapping[Path, Path]) -> Path:
+    """A package's place in the zip: its path below the innermost anchor it lies in."""
+    best = max((a for a in anchors if real.is_relative_to(a)), key=lambda a: len(a.parts))
+    if best == real:
+        return anchors[best]
+    return anchors[best] / real.relative_to(best)
 
 
 def _materialize_links(tree: Path) -> None:
