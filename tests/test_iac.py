@@ -50,14 +50,16 @@ def test_cdktf_synth_gets_paths_and_hashes_from_lambdapack(tools: Path, tmp_path
     first = (stack_dir / "cdk.tf.json").read_text()
     document = json.loads(first)
     functions = document["resource"]["aws_lambda_function"]
-    assert set(functions) == {"validation", "processing", "status"}
+    assert set(functions) == {"validation", "processing", "status", "webhook"}
     manifest = json.loads((app / "dist" / "lambdapack-manifest.json").read_text())["artifacts"]
     for name, resource in functions.items():
         zip_path = (stack_dir / resource["filename"]).resolve()
         assert zip_path.is_file(), resource["filename"]
         assert not Path(resource["filename"]).is_absolute()  # the same on every machine
         assert _b64sha256(zip_path) == resource["source_code_hash"] == manifest[name]["code_sha256"]
-        assert resource["architectures"] == ["arm64"] and resource["runtime"] == "python3.11"
+        runtime = "nodejs20.x" if name == "webhook" else "python3.11"
+        assert resource["architectures"] == ["arm64"] and resource["runtime"] == runtime
+        assert manifest[name]["runtime"] == runtime
     assert set(document["resource"]["aws_iam_role"]) == {"role"}
 
     # Started from elsewhere, relative paths still resolve against the project.
@@ -73,9 +75,12 @@ def test_cdktf_synth_gets_paths_and_hashes_from_lambdapack(tools: Path, tmp_path
 
 
 @pytest.mark.network
-def test_terraform_computes_the_same_hashes_and_reads_the_manifest(tools: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("example", ["transactions", "events"])  # Python functions; Node.js functions
+def test_terraform_computes_the_same_hashes_and_reads_the_manifest(
+    tools: Path, tmp_path: Path, example: str
+) -> None:
     project = shutil.copytree(
-        REPO / "examples" / "transactions", tmp_path / "project", ignore=shutil.ignore_patterns("dist")
+        REPO / "examples" / example, tmp_path / "project", ignore=shutil.ignore_patterns("dist")
     )
     built = run_cli("build", cwd=project)
     assert built.returncode == 0, built.stderr

@@ -1,7 +1,8 @@
 """A transaction pipeline on AWS Lambda, packaged by lambdapack during `cdktf synth`.
 
 Three Python 3.11 arm64 functions (validation with pydantic, processing with
-orjson, a status API) and their IAM role. lambdapack builds each function's
+orjson, a status API), a Node.js 20 arm64 webhook (uuid, from its
+package-lock.json) and their IAM role. lambdapack builds each function's
 zip while the app runs (a no-op when nothing changed) and hands Terraform the
 path and the hash, so `terraform plan` shows a change exactly when the code
 changed. Run `python main.py` (or `cdktf synth`).
@@ -25,11 +26,12 @@ import lambdapack
 RUNTIME = "python3.11"
 ARCHITECTURE = "arm64"
 
-#: name -> (handler, memory in MB)
+#: name -> (runtime, handler, memory in MB)
 FUNCTIONS = {
-    "validation": ("app.lambda_handler", 256),
-    "processing": ("processor.handle", 512),
-    "status": ("status.handler", 128),
+    "validation": (RUNTIME, "app.lambda_handler", 256),
+    "processing": (RUNTIME, "processor.handle", 512),
+    "status": (RUNTIME, "status.handler", 128),
+    "webhook": ("nodejs20.x", "index.handler", 128),
 }
 
 ASSUME_ROLE = {
@@ -61,12 +63,12 @@ class TransactionPipeline(TerraformStack):
             policy_arn="arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
         )
 
-        for name, (handler, memory) in FUNCTIONS.items():
+        for name, (runtime, handler, memory) in FUNCTIONS.items():
             # Relative paths are taken from the project (the directory holding cdktf.json
             # or lambdapack.toml), not from wherever the app was started.
             artifact = lambdapack.build_function(
                 f"functions/{name}",
-                runtime=RUNTIME,
+                runtime=runtime,
                 architecture=ARCHITECTURE,
                 handler=handler,
             )
@@ -75,7 +77,7 @@ class TransactionPipeline(TerraformStack):
                 name,
                 function_name=f"transactions-{name}",
                 role=role.arn,
-                runtime=RUNTIME,
+                runtime=runtime,
                 architectures=[ARCHITECTURE],
                 handler=handler,
                 memory_size=memory,

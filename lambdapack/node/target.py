@@ -15,26 +15,29 @@ def cpu(target: Target) -> str:
     return CPU[target.architecture.name]
 
 
-def _allows(field: object, value: str) -> bool:
-    """npm's rule for an os/cpu/libc list: absent allows all; ``!x`` excludes x;
-    otherwise the value must be listed."""
+def allows(field: object, value: str) -> bool:
+    """npm-install-checks' checkList for an os/cpu/libc field: absent allows
+    all; ``!x`` excludes x; positive entries, if any, must include the value
+    (negations alone allow the rest)."""
     if isinstance(field, str):
         field = [field]
-    if not isinstance(field, list) or not field:
+    if not isinstance(field, list):
         return True
-    values = [v for v in field if isinstance(v, str)]
-    if f"!{value}" in values:
+    entries = [e for e in field if isinstance(e, str)]
+    if not entries or entries == ["any"]:
+        return True
+    if f"!{value}" in entries:
         return False
-    positive = [v for v in values if not v.startswith("!")]
-    return not positive or value in positive or "any" in positive
+    positives = [e for e in entries if not e.startswith("!")]
+    return not positives or value in positives
 
 
 def selects(manifest: Mapping[str, object], cpu_: str) -> bool:
     """Whether a package (its package.json) installs on linux/cpu/glibc."""
     return (
-        _allows(manifest.get("os"), "linux")
-        and _allows(manifest.get("cpu"), cpu_)
-        and _allows(manifest.get("libc"), "glibc")
+        allows(manifest.get("os"), "linux")
+        and allows(manifest.get("cpu"), cpu_)
+        and allows(manifest.get("libc"), "glibc")
     )
 
 
