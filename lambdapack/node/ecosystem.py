@@ -78,8 +78,8 @@ class NodeEcosystem:
 
     def plan(self, spec: FunctionSpec, root: Path) -> DependencyPlan | None:
         deps = _deps(spec)
-        if deps is None:
-            return None
+        if deps is None or not lock.has_dependencies(deps.input):
+            return None  # nothing to install: neither npm nor a lock is needed
         layout = self._layout(spec, root)
         files = [(deps.input, _digest(deps.input))]
         if layout.member is not None:
@@ -127,7 +127,8 @@ class NodeEcosystem:
     # -- locks ---------------------------------------------------------------
 
     def lock_file(self, spec: FunctionSpec) -> Path | None:
-        return self._layout(spec).lock if _deps(spec) else None
+        deps = _deps(spec)
+        return self._layout(spec).lock if deps and lock.has_dependencies(deps.input) else None
 
     def lock_status(self, spec: FunctionSpec, plan: DependencyPlan) -> str | None:
         return lock.lock_status(self._layout(spec))
