@@ -44,7 +44,7 @@ def dependencies(
                 severity="warning",
                 check="lock",
                 path=where,
-                message=f"{where} is {stale}; the requirements were resolved afresh instead",
+                message=f"the lock is {stale}; the dependencies were resolved afresh instead",
                 fix=f"run `lambdapack lock {spec.name}` and commit the lock (`build --locked` fails instead)",
             )
         )

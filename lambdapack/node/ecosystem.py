@@ -84,7 +84,7 @@ class NodeEcosystem:
         files = [(deps.input, _digest(deps.input))]
         if layout.member is not None:
             files.append((layout.root / "package.json", _digest(layout.root / "package.json")))
-        locals_ = lock.local_packages(layout)
+        locals_ = lock.local_packages(layout, reachable=True)
         local_digest = hashlib.sha256()
         for directory in locals_:
             local_digest.update(f"{_rel(directory, root)}\0{_tree_digest(directory)}\n".encode())

@@ -146,12 +146,17 @@ def lock_status(layout_: Layout) -> str | None:
     if not isinstance(packages, dict):
         return "not an npm lock (no 'packages')"
     keys = [("", layout_.root / "package.json")]
-    if layout_.member is not None:
-        keys.append((layout_.member, layout_.package_json))
+    if layout_.member is not None:  # npm ci checks every member of the workspace against the lock
+        members = [k for k in packages if k and "node_modules/" not in k]
+        keys += [(k, layout_.root / k / "package.json") for k in sorted(members)]
+        if layout_.member not in members:
+            return f"out of date: it has no entry for {layout_.member}"
     for key, manifest_path in keys:
         entry = packages.get(key)
         if not isinstance(entry, dict):
             return f"out of date: it has no entry for {key or 'the root package'}"
+        if not manifest_path.is_file():
+            return f"out of date: it lists {key}, which has no package.json"
         manifest = read_json(manifest_path)
         for name in _DEPENDENCY_FIELDS:
             want = manifest.get(name) or {}
@@ -162,21 +167,51 @@ def lock_status(layout_: Layout) -> str | None:
     return None
 
 
-def local_packages(layout_: Layout) -> list[Path]:
+def local_packages(layout_: Layout, *, reachable: bool = False) -> list[Path]:
     """Directories of ``file:``/workspace packages the lock installs (absolute),
-    the function's own directory excepted."""
+    the function's own directory excepted; with ``reachable``, only those the
+    function depends on (directly or through other packages)."""
     if layout_.manager != "npm" or not layout_.lock_exists:
         return _local_specs(layout_)
     packages = read_json(layout_.lock).get("packages")
-    found: set[Path] = set()
-    if isinstance(packages, dict):
-        for key, entry in packages.items():
-            if not key or key.startswith("node_modules/") or "/node_modules/" in key:
-                continue
-            if isinstance(entry, dict):
-                found.add((layout_.root / key).resolve())
+    if not isinstance(packages, dict):
+        return []
+    local = {k for k in packages if k and not k.startswith("node_modules/") and "/node_modules/" not in k}
+    if reachable:
+        local &= _reached(packages, layout_.member or "")
+    found = {(layout_.root / key).resolve() for key in local}
     found.discard(layout_.package_json.parent.resolve())
     return sorted(found)
+
+
+def _reached(packages: dict[str, object], start: str) -> set[str]:
+    """The lock keys reached from ``start`` through dependencies, resolved as
+    npm lays them out (``node_modules/NAME`` up from each package's key);
+    links are followed to the package they point at."""
+    seen: set[str] = set()
+    queue = [start]
+    while queue:
+        key = queue.pop()
+        entry = packages.get(key)
+        if key in seen or not isinstance(entry, dict):
+            continue
+        seen.add(key)
+        if entry.get("link") and isinstance(entry.get("resolved"), str):
+            queue.append(entry["resolved"])
+            continue
+        for field in ("dependencies", "optionalDependencies", "peerDependencies"):
+            deps = entry.get(field)
+            for name in deps if isinstance(deps, dict) else ():
+                base = key
+                while True:
+                    candidate = f"{base}/node_modules/{name}" if base else f"node_modules/{name}"
+                    if candidate in packages:
+                        queue.append(candidate)
+                        break
+                    if not base:
+                        break
+                    base = base.rsplit("/node_modules/", 1)[0] if "/node_modules/" in base else ""
+    return seen
 
 
 def _local_specs(layout_: Layout) -> list[Path]:

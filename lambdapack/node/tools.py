@@ -116,13 +116,14 @@ def _npm_cli_of(npm: Path) -> Path | None:
 
 
 def _npm_near(node: Path) -> Path | None:
-    prefix = node.resolve().parent.parent
-    for candidate in (
-        prefix / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js",
-        prefix / "share" / "nodejs" / "npm" / "bin" / "npm-cli.js",
-    ):
-        if candidate.is_file():
-            return candidate
+    """npm beside ``node`` as given (a symlinked installation), else beside the file it points at."""
+    for prefix in dict.fromkeys((node.absolute().parent.parent, node.resolve().parent.parent)):
+        for candidate in (
+            prefix / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js",
+            prefix / "share" / "nodejs" / "npm" / "bin" / "npm-cli.js",
+        ):
+            if candidate.is_file():
+                return candidate
     return None
 
 
