@@ -404,12 +404,21 @@ def _installed_integrity(prefix: Path, package: str) -> str | None:
 
 
 def _environment(tools: NodeTools, tool_cache: Path, environ: Mapping[str, str]) -> dict[str, str]:
-    """The caller's environment without its package-manager settings, with a
-    private home and shared caches in the tool cache."""
+    """The caller's environment without its package-manager settings (but
+    with its npm registry and user config), with a private home and shared
+    caches in the tool cache."""
     home = tool_cache / "home"
     for sub in ("config", "cache", "data", "state"):
         (home / sub).mkdir(parents=True, exist_ok=True)
     env = tools.env({k: v for k, v in environ.items() if not _FOREIGN_CONFIG.match(k)})
+    # The user's registry settings and credentials stay (as for npm): a private registry works.
+    user_home = Path(environ.get("HOME") or Path.home())
+    userconfig = _lookup(environ, "npm_config_userconfig") or (
+        str(user_home / ".npmrc") if (user_home / ".npmrc").is_file() else str(home / ".npmrc")
+    )
+    registry = _lookup(environ, "npm_config_registry")
+    if registry:
+        env["npm_config_registry"] = registry
     env.update(
         {
             "HOME": str(home),
@@ -418,7 +427,7 @@ def _environment(tools: NodeTools, tool_cache: Path, environ: Mapping[str, str])
             "XDG_CACHE_HOME": str(home / "cache"),
             "XDG_DATA_HOME": str(home / "data"),
             "XDG_STATE_HOME": str(home / "state"),
-            "npm_config_userconfig": str(home / ".npmrc"),
+            "npm_config_userconfig": userconfig,
             "npm_config_globalconfig": str(home / "npmrc-global"),
             "npm_config_cache": str(tool_cache / "npm-cache"),
             "COREPACK_ENABLE_STRICT": "0",
@@ -426,6 +435,11 @@ def _environment(tools: NodeTools, tool_cache: Path, environ: Mapping[str, str])
         }
     )
     return env
+
+
+def _lookup(environ: Mapping[str, str], name: str) -> str | None:
+    """An npm setting from the environment, in either case (npm reads both)."""
+    return environ.get(name) or environ.get(name.upper()) or None
 
 
 def _last_error(output: str) -> str:
