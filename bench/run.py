@@ -1,7 +1,7 @@
 """lambdapack against the baseline tools, same machine, same process tree.
 
     python bench/run.py [--runs 5] [--cold-runs 3] [--configs small,large] [--archs arm64,x86_64]
-                        [--only functions,thirty,20k] [--ref GIT_REF] [--workdir DIR]
+                        [--only functions,thirty,20k,node] [--ref GIT_REF] [--workdir DIR]
 
 For each function (small: requests + pydantic + orjson; large: numpy +
 pandas) and architecture (python3.11), it times whole processes, in
@@ -22,6 +22,11 @@ and then, unless --only leaves them out:
           equivalent for a function without dependencies (cp -r of the tree +
           zip -r -X, once) and a `cp` of the zip; needs no network
           (`--only 20k` runs it alone)
+
+and, only when --only names it:
+
+  node    a Node.js function (nodejs20.x arm64, sharp + the DynamoDB client)
+          against the npm recipe: see bench/node.py, which also runs alone
 
 lambdapack is measured as users install it: a wheel built from a clean copy
 of the working tree (or of --ref) is installed into bench/.venv each run.
@@ -496,7 +501,8 @@ def main() -> None:
     parser.add_argument(
         "--only",
         help="run only these scenarios, comma-separated, of: functions (the per-function table), "
-        "thirty (30 functions), 20k (one function of 20,000 files; no network needed)",
+        "thirty (30 functions), 20k (one function of 20,000 files; no network needed), "
+        "node (a Node.js function against the npm recipe; only when named here)",
     )
     parser.add_argument("--workdir", type=Path, help="keep the work here (default: a temporary directory)")
     parser.add_argument(
@@ -505,11 +511,11 @@ def main() -> None:
         "uncommitted changes included)",
     )
     args = parser.parse_args()
-    scenarios = {"functions", "thirty", "20k"}
+    scenarios = {"functions", "thirty", "20k", "node"}
     if args.only:
         selected = set(args.only.split(","))
     else:
-        selected = scenarios - ({"thirty"} if args.no_thirty else set())
+        selected = scenarios - {"node"} - ({"thirty"} if args.no_thirty else set())
     if selected - scenarios:
         parser.error(f"--only: unknown scenario(s) {', '.join(sorted(selected - scenarios))}")
     install_lambdapack(args.ref)
@@ -529,7 +535,15 @@ def main() -> None:
     if "20k" in selected:
         print("benchmarking one function of 20,000 files ...", file=sys.stderr, flush=True)
         twenty_k = bench_twenty_k(args, work)
+    node = None
+    if "node" in selected:
+        from node import bench_node, report_node  # bench/node.py
+
+        print("benchmarking a Node.js function ...", file=sys.stderr, flush=True)
+        node = bench_node(args, work)
     lines = report(results, thirty, twenty_k)
+    if node is not None:
+        lines += ["", *report_node(node)] if lines else report_node(node)
     print("\n".join(lines))
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
@@ -541,6 +555,7 @@ def main() -> None:
         "functions": results,
         "thirty": thirty,
         "twenty_k": twenty_k,
+        "node": node,
         "report": lines,
     }
     (out / "latest.json").write_text(json.dumps(document, indent=2, default=str) + "\n")

@@ -331,6 +331,13 @@ def _function(
         if language
         else tuple(k for lang in ecosystem.languages() for k in _keys_of(lang)[1])
     )
+    if language and runtime:  # another language's key: say so rather than "unknown"
+        for other in (lang for lang in ecosystem.languages() if lang != language):
+            foreign = [k for k in raw if k in _keys_of(other)[1] and k not in language_keys]
+            for name in foreign:
+                message = f"a key of {other.capitalize()} functions; this function's runtime is {runtime}"
+                reader.add(join(key, name), message)
+            raw = {k: v for k, v in raw.items() if k not in foreign}
     reader.unknown_keys(raw, (*_FUNCTION_KEYS, *language_keys), key)
 
     source: Path | None = None

@@ -152,10 +152,15 @@ def test_function_without_dependencies_ships_package_json_but_not_env_or_node_mo
             'allow_scripts = "x"\n',
             "lambdapack.toml: functions.esm.allow_scripts: must be a list of package names",
         ),
-        ('requirements = "requirements.txt"\n', "lambdapack.toml: functions.esm.requirements: unknown key"),
-        ('extras = ["web"]\n', "lambdapack.toml: functions.esm.extras: unknown key"),
+        (
+            'requirements = "requirements.txt"\n',
+            "lambdapack.toml: functions.esm.requirements: a key of Python functions; "
+            "this function's runtime is nodejs",
+        ),
+        ('extras = ["web"]\n', "lambdapack.toml: functions.esm.extras: a key of Python functions"),
+        ('requirementz = "r.txt"\n', "lambdapack.toml: functions.esm.requirementz: unknown key"),
     ],
-    ids=["package_json missing", "allow_scripts not a list", "requirements", "extras"],
+    ids=["package_json missing", "allow_scripts not a list", "requirements", "extras", "unknown"],
 )
 def test_config_errors_are_one_line_exit_2(tmp_path: Path, function_keys: str, expected: str) -> None:
     root = _no_dependency_project(tmp_path)

@@ -49,16 +49,24 @@ class Layout:
 
 
 def read_json(path: Path) -> dict[str, object]:
-    """A JSON object from a file, or a ConfigError naming the file."""
+    """A JSON object from a file, or a ConfigError naming the file (relative
+    to the current directory when it lies below it)."""
     try:
         data = json.loads(path.read_text("utf-8"))
     except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+        raise ConfigError([f"{_shown(path)}: cannot read: {exc.strerror}"]) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: not valid JSON: {exc}"]) from None
+        raise ConfigError([f"{_shown(path)}: not valid JSON: {exc}"]) from None
     if not isinstance(data, dict):
-        raise ConfigError([f"{path}: must hold a JSON object"])
+        raise ConfigError([f"{_shown(path)}: must hold a JSON object"])
     return data
+
+
+def _shown(path: Path) -> str:
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def layout(package_json: Path, *, project_root: Path) -> Layout:
