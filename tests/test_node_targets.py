@@ -380,3 +380,75 @@ def test_dependency_free_function_builds_without_node_or_npm(tmp_path: Path) -> 
     result = run_cli("build", cwd=project, env=env, unset=["LAMBDAPACK_NODE"])
     assert result.returncode == 0, result.stderr
     assert _code_sha256(project, "plain") == GOLDEN_NODE_CODE_SHA256
+
+
+BCRYPT_HANDLER = """\
+"use strict";
+const bcrypt = require("bcrypt");
+
+exports.handler = async (event) => {
+  const digest = bcrypt.hashSync(event.password, 4);
+  return {
+    verified: bcrypt.compareSync(event.password, digest),
+    wrong: bcrypt.compareSync(event.password + "!", digest),
+    arch: process.arch,
+  };
+};
+"""
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_prebuilds_of_other_platforms_are_left_out_and_the_targets_loads(tmp_path: Path) -> None:
+    """bcrypt 6 ships every platform's addon in one package (``prebuilds/<os>-<cpu>/``,
+    read by node-gyp-build, which its install script would otherwise compile for
+    the host): each zip holds only its machine's glibc addon, and it loads there."""
+    config = "\n".join(_function(f"bcrypt-{arch}", "bcrypt", arch) for arch in ARCHITECTURES)
+    root = write_tree(
+        tmp_path / "project",
+        {
+            "lambdapack.toml": config,
+            "bcrypt/package.json": _package_json("passwords", {"bcrypt": "6.0.0"}),
+            "bcrypt/index.js": BCRYPT_HANDLER,
+        },
+    )
+    assert cli("lock", cwd=root).returncode == 0
+    built = cli("build", "--locked", cwd=root)
+    assert built.returncode == 0, built.stderr
+    for architecture in ARCHITECTURES:
+        zip_path = root / "dist" / f"bcrypt-{architecture}.zip"
+        with zipfile.ZipFile(zip_path) as archive:
+            addons = [n for n in archive.namelist() if n.endswith(".node")]
+            cpu = _npm_cpu(architecture)
+            assert addons == [f"node_modules/bcrypt/prebuilds/linux-{cpu}/bcrypt.glibc.node"], addons
+            info = elf.parse(archive.read(addons[0]))
+            assert info.machine == MACHINE[architecture] and "libc.so.6" in info.needed
+        result = run_handler(
+            zip_path,
+            "index.handler",
+            {"password": "hunter2"},
+            architecture=architecture,
+            work=tmp_path / architecture,
+        )
+        assert result == {"verified": True, "wrong": False, "arch": cpu}
+
+
+@pytest.mark.network
+def test_a_package_that_needs_its_install_script_is_an_error_naming_it(tmp_path: Path) -> None:
+    """bcrypt 5 downloads its addon in an install script (node-pre-gyp) or compiles it
+    for the host: lambdapack runs neither and says which package and what to do."""
+    root = write_tree(
+        tmp_path / "project",
+        {
+            "lambdapack.toml": _function("fn", "fn", "arm64"),
+            "fn/package.json": _package_json("fn", {"bcrypt": "5.1.1"}),
+            "fn/index.js": 'exports.handler = async () => require("bcrypt").genSaltSync(4);\n',
+        },
+    )
+    result = cli("build", cwd=root)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("lambdapack: error:")]
+    assert len(errors) == 1, result.stderr
+    assert "fn: bcrypt@5.1.1: needs its install script" in errors[0]
+    assert "prebuilt binaries for the target" in errors[0] and "Traceback" not in result.stderr
+    assert not (root / "dist" / "fn.zip").exists()
