@@ -22,13 +22,12 @@ import json
 import os
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from lambdapack import elf, processes
 from lambdapack.errors import InstallError
 from lambdapack.node.lock import Layout, local_packages, read_json
-from lambdapack.node.target import CPU, prebuild_dir_matches, selects
+from lambdapack.node.target import CPU, prebuild_dir_matches
 from lambdapack.node.tools import NodeTools
 from lambdapack.runtimes import Target
 
@@ -38,14 +37,6 @@ _SCRIPTS = ("preinstall", "install", "postinstall")
 #: Left out of every installed tree: package managers' state, never read at run time.
 _STATE = (".package-lock.json", ".modules.yaml", ".yarn-state.yml", ".yarn-integrity", ".pnpm", ".cache")
 _COPY_IGNORE = shutil.ignore_patterns("node_modules", ".git")
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Installed:
-    """What an install did besides placing files."""
-
-    removed_platform_files: int
-    skipped_scripts: tuple[str, ...]  # "name@version (postinstall)"
 
 
 def install(
@@ -59,7 +50,7 @@ def install(
     project_root: Path,
     npm_cache: Path,
     environ: Mapping[str, str],
-) -> Installed:
+) -> None:
     """Install ``lock`` (a lock of ``layout``) for ``target`` into ``dest/node_modules``."""
     stage_base = dest.parent / (dest.name + ".stage")
     stage_dir = stage(layout, lock, stage_base, project_root)
@@ -84,11 +75,11 @@ def install(
     if layout.member is not None:  # the member's own production closure, out of the whole workspace's
         tree = _closure(stage_dir, layout.member, stage_base / "closure")
     _materialize_links(tree)
-    removed = _remove_foreign(tree, cpu)
+    _remove_foreign(tree, cpu)
     missing = _missing_platform_packages(tree, layout, stage_dir / layout.lock.name, cpu)
     if missing:
         raise InstallError(missing)
-    skipped = _scripts(tree, target, allow_scripts)
+    _check_scripts(tree, target, allow_scripts)
     if allow_scripts:
         _rebuild(allow_scripts, tree, stage_dir, tools, cpu, env)
     for name in _STATE:
@@ -96,7 +87,6 @@ def install(
     dest.mkdir(parents=True)
     tree.rename(dest / "node_modules")
     shutil.rmtree(stage_base, ignore_errors=True)
-    return Installed(removed_platform_files=removed, skipped_scripts=tuple(skipped))
 
 
 def stage(layout: Layout, lock: Path | None, base: Path, project_root: Path) -> Path:
@@ -269,32 +259,25 @@ def _label(package: Path, manifest: Mapping[str, object]) -> str:
     return f"{manifest.get('name') or package.name}@{manifest.get('version') or '?'}"
 
 
-def _remove_foreign(tree: Path, cpu: str) -> int:
-    """Remove installed packages for another os/cpu/libc (a safety net: npm
-    already selects) and prebuilt binaries of other platforms that packages
-    ship side by side (``prebuilds/darwin-x64/…``); the number of files removed."""
-    removed = 0
+def _remove_foreign(tree: Path, cpu: str) -> None:
+    """Remove installed packages for another os/cpu/libc (a safety net: the
+    package managers already select) and prebuilt binaries of other platforms
+    that packages ship side by side (``prebuilds/darwin-x64/…``)."""
+    from lambdapack.node.managers import prune_foreign
+
+    prune_foreign(tree, cpu=cpu)
     for package in packages(tree):
-        if not package.exists():
-            continue
-        if not selects(_manifest(package), cpu):
-            removed += sum(len(files) for _d, _s, files in os.walk(package))
-            shutil.rmtree(package)
-            continue
         for prebuilds in package.glob("**/prebuilds"):
             if "node_modules" in prebuilds.relative_to(package).parts or not prebuilds.is_dir():
                 continue
             for entry in sorted(prebuilds.iterdir()):
                 keep = entry.is_dir() and prebuild_dir_matches(entry.name, cpu)
                 if not keep:
-                    removed += sum(len(f) for _d, _s, f in os.walk(entry)) if entry.is_dir() else 1
                     _remove(entry)
                     continue
                 for file in sorted(entry.iterdir()):
                     if "musl" in file.name:
-                        removed += 1
                         _remove(file)
-    return removed
 
 
 def _missing_platform_packages(tree: Path, layout: Layout, lock: Path, cpu: str) -> str | None:
@@ -338,10 +321,9 @@ def _names_target(name: str, cpu: str) -> bool:
     return "linux" in words and bool(aliases.intersection(words)) and "musl" not in words
 
 
-def _scripts(tree: Path, target: Target, allow: Sequence[str]) -> list[str]:
-    """The lifecycle scripts that were not run; an error for a package whose
-    native addon only its script would have built or fetched."""
-    skipped: list[str] = []
+def _check_scripts(tree: Path, target: Target, allow: Sequence[str]) -> None:
+    """An error for each package whose native addon only its (unrun)
+    lifecycle script would have built or fetched."""
     problems: list[str] = []
     for package in packages(tree):
         manifest = _manifest(package)
@@ -355,7 +337,6 @@ def _scripts(tree: Path, target: Target, allow: Sequence[str]) -> list[str]:
             continue
         label = _label(package, manifest)
         name = str(manifest.get("name") or package.name)
-        skipped.append(f"{label} ({', '.join(sorted(present))})")
         if name in allow:
             continue
         native = gyp or any(tool in text for text in present.values() for tool in _NATIVE_TOOLS)
@@ -369,7 +350,6 @@ def _scripts(tree: Path, target: Target, allow: Sequence[str]) -> list[str]:
             "(as optional platform packages or prebuilds/), or build it in a container of the "
             "runtime's build image"
         )
-    return skipped
 
 
 def _has_addon(package: Path, tree: Path, manifest: Mapping[str, object], target: Target) -> bool:
