@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -452,3 +453,108 @@ def test_a_package_that_needs_its_install_script_is_an_error_naming_it(tmp_path:
     assert "fn: bcrypt@5.1.1: needs its install script" in errors[0]
     assert "prebuilt binaries for the target" in errors[0] and "Traceback" not in result.stderr
     assert not (root / "dist" / "fn.zip").exists()
+
+
+# -- npm run by an arm64 Node.js (under qemu-user) -------------------------------------------------
+
+#: The newest npm 10: npm 11 needs node ≥ 20.17, and Debian's arm64 Node.js is 18.20.
+NPM_FOR_NODE_18 = "10.9.9"
+
+
+def _arm64_node_installation(prefix: Path, log: Path, npm_cache: Path) -> Path:
+    """A Node.js installation at ``prefix`` for ``LAMBDAPACK_NODE``: ``bin/node`` runs
+    Debian's arm64 node under qemu-user (noderun's root, prepared on first use) and
+    appends its arguments to ``log``; ``lib/node_modules/npm`` is npm
+    :data:`NPM_FOR_NODE_18`, fetched by the host's npm. Returns ``bin/node``."""
+    from noderun import _arm64_node_root  # the root the arm64 handler runs use
+
+    root = _arm64_node_root()
+    qemu = shutil.which("qemu-aarch64-static")
+    assert qemu is not None, "prepare-arm64-node.sh installs qemu-aarch64-static"
+    npm = prefix / "lib" / "node_modules" / "npm"
+    npm.mkdir(parents=True)
+    pack = ["npm", "pack", f"npm@{NPM_FOR_NODE_18}", "--pack-destination", str(prefix)]
+    packed = subprocess.run([*pack, "--cache", str(npm_cache)], capture_output=True, text=True, check=True)
+    tarball = prefix / packed.stdout.split()[-1]
+    subprocess.run(["tar", "-xzf", str(tarball), "-C", str(npm), "--strip-components=1"], check=True)
+    node = prefix / "bin" / "node"
+    node.parent.mkdir()
+    # Absolute paths only: lambdapack's syntax check runs node with an empty environment
+    arm64_node = " ".join(shlex.quote(str(p)) for p in (qemu, "-L", root, root / "usr/bin/node"))
+    node.write_text(f'#!/bin/sh\nprintf \'%s\\n\' "$*" >> {shlex.quote(str(log))}\nexec {arm64_node} "$@"\n')
+    node.chmod(0o755)
+    return node
+
+
+_ZIP_FIELDS = ("date_time", "external_attr", "compress_type", "CRC", "file_size", "compress_size", "extra")
+
+
+def _zip_differences(one: Path, two: Path) -> str:
+    """What differs between two zips: entries in one only, each common entry's
+    metadata and content (where it first differs), and the entries' order."""
+    with zipfile.ZipFile(one) as a, zipfile.ZipFile(two) as b:
+        left = {info.filename: info for info in a.infolist()}
+        right = {info.filename: info for info in b.infolist()}
+        lines = [
+            f"only in {path}: {sorted(own.keys() - other.keys())}"
+            for path, own, other in ((one, left, right), (two, right, left))
+            if own.keys() - other.keys()
+        ]
+        for name in sorted(left.keys() & right.keys()):
+            pairs = {f: (getattr(left[name], f), getattr(right[name], f)) for f in _ZIP_FIELDS}
+            changed: dict[str, object] = {f: pair for f, pair in pairs.items() if pair[0] != pair[1]}
+            data_x, data_y = a.read(name), b.read(name)
+            if data_x != data_y:
+                bytes_ = zip(data_x, data_y, strict=False)
+                at = next((i for i, (p, q) in enumerate(bytes_) if p != q), min(len(data_x), len(data_y)))
+                changed["content"] = f"{len(data_x)} vs {len(data_y)} bytes, first difference at byte {at}"
+            if changed:
+                lines.append(f"{name}: {changed}")
+        if list(left) != list(right):
+            lines.append("the entries' order differs")
+    return "\n".join(lines) or "same entries, metadata and contents: the archive layout differs"
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_node_function_builds_to_the_same_bytes_on_an_arm64_host(tmp_path: Path) -> None:
+    """uuid + sharp for x86_64 and for arm64, from one lock written by ``lambdapack
+    lock``, installed once by npm on this host's node and once by npm on an arm64
+    node (Debian's, under qemu-user): the zips are the same bytes. Only npm's
+    version, recorded in the plan, differs between the two builds."""
+    functions = {"thumbs-x86_64": "x86_64", "thumbs-arm64": "arm64"}
+    config = "\n".join(_function(name, "sharp", arch) for name, arch in functions.items())
+    project = write_tree(tmp_path / "project", {"lambdapack.toml": config, **SHARP_FILES})
+    locked = cli("lock", cwd=project)
+    assert locked.returncode == 0, locked.stderr
+
+    log = tmp_path / "arm64-node.log"
+    node = _arm64_node_installation(tmp_path / "arm64-node", log, tmp_path / "npm-pack-cache")
+    arch = subprocess.run([node, "-p", "process.arch"], capture_output=True, text=True, check=True)
+    assert arch.stdout.strip() == "arm64", "the wrapper does not run an arm64 node"
+    log.unlink()
+
+    builds = {}
+    for host, extra in (("x86_64", {}), ("arm64", {"LAMBDAPACK_NODE": str(node)})):
+        copy = shutil.copytree(project, tmp_path / host / "project")
+        cache = tmp_path / host / "cache"
+        env = {"LAMBDAPACK_CACHE_DIR": str(cache), **extra}
+        result = run_cli("build", cwd=copy, env=env, unset=["LAMBDAPACK_NODE"] if not extra else [])
+        assert result.returncode == 0, result.stderr
+        assert (cache / "npm").is_dir(), "npm did not use this build's own cache"
+        if host == "x86_64":
+            assert not log.exists(), "the host build ran the arm64 node"
+        builds[host] = copy / "dist"
+
+    calls = log.read_text().splitlines()
+    for cpu in ("x64", "arm64"):
+        assert any("npm-cli.js ci" in call and f"--cpu={cpu}" in call for call in calls), calls
+    for name in functions:
+        one, two = (builds[host] / f"{name}.zip" for host in ("x86_64", "arm64"))
+        assert one.read_bytes() == two.read_bytes(), f"{name}:\n{_zip_differences(one, two)}"
+        assert _code_sha256(builds["x86_64"].parent, name) == _code_sha256(builds["arm64"].parent, name)
+        with zipfile.ZipFile(one) as zf:
+            addons = [n for n in zf.namelist() if n.endswith(".node")]
+            assert "node_modules/uuid/package.json" in zf.namelist()
+        cpu = _npm_cpu(functions[name])
+        assert addons == [f"node_modules/@img/sharp-linux-{cpu}/lib/sharp-linux-{cpu}.node"]
