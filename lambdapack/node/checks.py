@@ -54,6 +54,11 @@ def _optional(package: Package, root: str) -> list[str]:
     return [str(name) for name in optional] if isinstance(optional, dict) else []
 
 
+def _own(name: str, root: str) -> bool:
+    """Whether ``name`` is a file of the package at ``root`` itself (not of a nested dependency)."""
+    return name.startswith(root + "/") and "/node_modules/" not in name[len(root) :]
+
+
 def _within(name: str, roots: tuple[str, ...]) -> bool:
     """Whether ``name`` lies in one of the package directories ``roots``, at any nesting."""
     return any(name.startswith(r) or f"/{r}" in name for r in roots)
@@ -68,7 +73,7 @@ def _unbuilt(package: Package, target: Target, files: Sequence[PackageFile]) -> 
             continue
         root = package_root(file.name) or file.name.rsplit("/", 1)[0]
         optional = tuple(f"node_modules/{name}/" for name in _optional(package, root))
-        if any(n.endswith(".node") and (n.startswith(root + "/") or _within(n, optional)) for n in names):
+        if any(n.endswith(".node") and (_own(n, root) or _within(n, optional)) for n in names):
             continue
         owner_ = owner(package, file.name)
         yield Finding(

@@ -170,7 +170,15 @@ class NodeEcosystem:
         directory = stage(layout, layout.lock if layout.lock_exists else None, work / "resolve", project_root)
         env = self.tools.env(self._environ)
         env["npm_config_cache"] = str(_npm_cache(self._environ))
-        args = ["install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"]
+        # --install-links as when installing: a file: package's own dependencies are then in the lock
+        args = [
+            "install",
+            "--package-lock-only",
+            "--ignore-scripts",
+            "--install-links",
+            "--no-audit",
+            "--no-fund",
+        ]
         result = processes.run(self.tools.npm(*args), cwd=directory, env=env)
         if result.returncode != 0:
             from lambdapack.node.install import npm_error

@@ -27,6 +27,7 @@ from pathlib import Path
 from lambdapack import elf, processes
 from lambdapack.errors import InstallError
 from lambdapack.node.lock import Layout, local_packages, read_json
+from lambdapack.node.managers import prune_foreign, remove_state
 from lambdapack.node.target import CPU, prebuild_dir_matches
 from lambdapack.node.tools import NodeTools
 from lambdapack.runtimes import Target
@@ -34,8 +35,6 @@ from lambdapack.runtimes import Target
 #: Words in an install script that mean it builds or fetches a native addon.
 _NATIVE_TOOLS = ("node-gyp", "prebuild-install", "node-pre-gyp", "cmake-js", "napi-build", "node-gyp-build")
 _SCRIPTS = ("preinstall", "install", "postinstall")
-#: Left out of every installed tree: package managers' state, never read at run time.
-_STATE = (".package-lock.json", ".modules.yaml", ".yarn-state.yml", ".yarn-integrity", ".pnpm", ".cache")
 _COPY_IGNORE = shutil.ignore_patterns("node_modules", ".git")
 
 
@@ -72,18 +71,17 @@ def install(
         )
     tree = stage_dir / "node_modules"
     tree.mkdir(exist_ok=True)
+    if allow_scripts:  # in the whole installed tree, before a workspace member's closure is taken
+        _rebuild(allow_scripts, tree, stage_dir, tools, cpu, env)
     if layout.member is not None:  # the member's own production closure, out of the whole workspace's
         tree = _closure(stage_dir, layout.member, stage_base / "closure")
-    _materialize_links(tree)
+    _materialize_links(tree, stage_base)
     _remove_foreign(tree, cpu)
     missing = _missing_platform_packages(tree, layout, stage_dir / layout.lock.name, cpu)
     if missing:
         raise InstallError(missing)
     _check_scripts(tree, target, allow_scripts)
-    if allow_scripts:
-        _rebuild(allow_scripts, tree, stage_dir, tools, cpu, env)
-    for name in _STATE:
-        _remove(tree / name)
+    remove_state(tree)  # .bin links, .package-lock.json, other managers' state, at every level
     dest.mkdir(parents=True)
     tree.rename(dest / "node_modules")
     shutil.rmtree(stage_base, ignore_errors=True)
@@ -130,15 +128,24 @@ def _npm_ci(layout: Layout, stage: Path, tools: NodeTools, cpu: str, env: dict[s
         "--libc=glibc",
         "--ignore-scripts",
         "--no-bin-links",
-        "--install-links",
         "--no-audit",
         "--no-fund",
     ]
+    # file: packages as copies, as the lock says: a lock written with --install-links (as
+    # lambdapack lock does) has them as packages; one written without has links, made copies later
+    args.append("--install-links=false" if _has_links(stage / layout.lock.name) else "--install-links")
     if layout.member is not None:
         args += ["--workspace", layout.member, "--include-workspace-root=false"]
     result = processes.run(tools.npm(*args), cwd=stage, env=env)
     if result.returncode != 0:
         raise InstallError(f"{layout.lock}: npm ci failed for linux {cpu}: {npm_error(result.stderr)}")
+
+
+def _has_links(lock: Path) -> bool:
+    packages = read_json(lock).get("packages") if lock.is_file() else None
+    return isinstance(packages, dict) and any(
+        isinstance(e, dict) and e.get("link") for e in packages.values()
+    )
 
 
 def npm_error(stderr: str) -> str:
@@ -201,19 +208,21 @@ def _place(real: Path, anchors: Mapping[Path, Path]) -> Path:
     return anchors[best] / real.relative_to(best)
 
 
-def _materialize_links(tree: Path) -> None:
-    """Symlinks inside the tree become copies of their targets; one that points outside is an error."""
-    root = tree.resolve()
+def _materialize_links(tree: Path, within: Path) -> None:
+    """Symlinks inside the tree become copies of their targets (the staged
+    copy of a local package, or another installed package); one that points
+    outside ``within`` (the staging directory) is an error."""
     for path in sorted(_walk_links(tree)):
         target = path.resolve()
-        if not target.is_relative_to(root.parent) or not target.exists():
+        if not target.is_relative_to(within.resolve()) or not target.exists():
             raise InstallError(
                 f"node_modules/{path.relative_to(tree).as_posix()} links to {path.readlink()}, "
                 "outside the installed tree: a zip cannot hold it"
             )
         path.unlink()
         if target.is_dir():
-            shutil.copytree(target, path, ignore=_COPY_IGNORE if not target.is_relative_to(root) else None)
+            # (a staged local package: its node_modules holds what npm installed for it)
+            shutil.copytree(target, path, ignore=shutil.ignore_patterns(".git"))
         else:
             shutil.copyfile(target, path)
 
@@ -263,8 +272,6 @@ def _remove_foreign(tree: Path, cpu: str) -> None:
     """Remove installed packages for another os/cpu/libc (a safety net: the
     package managers already select) and prebuilt binaries of other platforms
     that packages ship side by side (``prebuilds/darwin-x64/…``)."""
-    from lambdapack.node.managers import prune_foreign
-
     prune_foreign(tree, cpu=cpu)
     for package in packages(tree):
         for prebuilds in package.glob("**/prebuilds"):
@@ -372,10 +379,12 @@ def _rebuild(
     names: Sequence[str], tree: Path, stage: Path, tools: NodeTools, cpu: str, env: dict[str, str]
 ) -> None:
     """Run the allowed packages' lifecycle scripts (``npm rebuild``)."""
-    present = [n for n in names if (tree / n / "package.json").is_file()]
+    installed = {str(_manifest(p).get("name")) for p in packages(tree)}
+    present = [n for n in names if n in installed]
     if not present:
         return
-    args = ["rebuild", *present, "--ignore-scripts=false", "--os=linux", f"--cpu={cpu}", "--libc=glibc"]
+    args = ["rebuild", *present, "--ignore-scripts=false", "--no-bin-links"]
+    args += ["--os=linux", f"--cpu={cpu}", "--libc=glibc"]
     result = processes.run(tools.npm(*args), cwd=stage, env=env)
     if result.returncode != 0:
         raise InstallError(

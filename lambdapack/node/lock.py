@@ -113,6 +113,17 @@ def _is_member(root_manifest: dict[str, object], root: Path, directory: Path) ->
     return any(fnmatch.fnmatchcase(rel, p.rstrip("/").removeprefix("./")) for p in patterns)
 
 
+def workspace_members(root: Path) -> list[str]:
+    """The workspace members of the project at ``root`` (directories, relative,
+    that match its ``workspaces`` patterns and hold a package.json)."""
+    found: set[str] = set()
+    for pattern in workspace_patterns(read_json(root / "package.json")):
+        for match in root.glob(pattern.rstrip("/").removeprefix("./")):
+            if (match / "package.json").is_file() and "node_modules" not in match.relative_to(root).parts:
+                found.add(match.relative_to(root).as_posix())
+    return sorted(found)
+
+
 def workspace_patterns(manifest: dict[str, object]) -> list[str]:
     spaces = manifest.get("workspaces")
     if isinstance(spaces, dict):  # yarn's {"packages": [...]}
@@ -153,12 +164,19 @@ def lock_status(layout_: Layout) -> str | None:
     packages = lock.get("packages")
     if not isinstance(packages, dict):
         return "not an npm lock (no 'packages')"
+    linked = _linked_without_dependencies(packages, layout_)
+    if linked:
+        return (
+            f"out of date: it links the file: package(s) {', '.join(linked)} without their dependencies "
+            "(npm's default); lambdapack installs them as copies with their dependencies (--install-links)"
+        )
     keys = [("", layout_.root / "package.json")]
     if layout_.member is not None:  # npm ci checks every member of the workspace against the lock
-        members = [k for k in packages if k and "node_modules/" not in k]
-        keys += [(k, layout_.root / k / "package.json") for k in sorted(members)]
-        if layout_.member not in members:
-            return f"out of date: it has no entry for {layout_.member}"
+        locked = {k for k in packages if k and "node_modules/" not in k}
+        for member in workspace_members(layout_.root):
+            if member not in locked:
+                return f"out of date: it has no entry for {member}"
+        keys += [(k, layout_.root / k / "package.json") for k in sorted(locked)]
     for key, manifest_path in keys:
         entry = packages.get(key)
         if not isinstance(entry, dict):
@@ -175,6 +193,20 @@ def lock_status(layout_: Layout) -> str | None:
     return None
 
 
+def _linked_without_dependencies(packages: dict[str, object], layout_: Layout) -> list[str]:
+    """file: packages the lock links (not workspace members) that have
+    dependencies of their own: npm installs none of those for a link."""
+    members = set(workspace_members(layout_.root)) if layout_.member is not None else set()
+    found = []
+    for key, entry in packages.items():
+        if not isinstance(entry, dict) or not entry.get("link"):
+            continue
+        target = packages.get(str(entry.get("resolved")))
+        if entry.get("resolved") not in members and isinstance(target, dict) and target.get("dependencies"):
+            found.append(key.rsplit("node_modules/", 1)[-1])
+    return sorted(found)
+
+
 def local_packages(layout_: Layout, *, reachable: bool = False) -> list[Path]:
     """Directories of ``file:``/workspace packages the lock installs (absolute),
     the function's own directory excepted; with ``reachable``, only those the
@@ -185,9 +217,18 @@ def local_packages(layout_: Layout, *, reachable: bool = False) -> list[Path]:
     if not isinstance(packages, dict):
         return []
     local = {k for k in packages if k and not k.startswith("node_modules/") and "/node_modules/" not in k}
+    # installed as copies (--install-links): a node_modules entry resolved from a file: path
+    copies = {
+        key: entry["resolved"].removeprefix("file:")
+        for key, entry in packages.items()
+        if isinstance(entry, dict) and str(entry.get("resolved", "")).startswith("file:")
+    }
     if reachable:
-        local &= _reached(packages, layout_.member or "")
+        reached = _reached(packages, layout_.member or "")
+        local &= reached
+        copies = {k: v for k, v in copies.items() if k in reached}
     found = {(layout_.root / key).resolve() for key in local}
+    found |= {(layout_.root / path).resolve() for path in copies.values()}
     found.discard(layout_.package_json.parent.resolve())
     return sorted(found)
 
@@ -223,8 +264,14 @@ def _reached(packages: dict[str, object], start: str) -> set[str]:
 
 
 def _local_specs(layout_: Layout) -> list[Path]:
+    """Local packages from package.json (no lock yet): ``file:``/``link:``
+    dependencies, and for a workspace member every member of the workspace
+    (npm resolves the workspace as a whole)."""
     manifest = read_json(layout_.package_json)
     found = set()
+    if layout_.member is not None:
+        found |= {(layout_.root / m).resolve() for m in workspace_members(layout_.root)}
+        found.discard(layout_.package_json.parent.resolve())
     for name in _DEPENDENCY_FIELDS[:2]:
         deps = manifest.get(name)
         if isinstance(deps, dict):

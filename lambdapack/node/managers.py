@@ -153,7 +153,7 @@ def install(
         node_modules = stage / "node_modules"
         if not node_modules.is_dir():
             node_modules.mkdir()  # no dependencies at all
-        _remove_state(node_modules)
+        remove_state(node_modules)
         _materialize_symlinks(node_modules)
         prune_foreign(node_modules, cpu=cpu)
     except OSError as exc:
@@ -453,7 +453,7 @@ def _last_error(output: str) -> str:
 # -- what every manager leaves ---------------------------------------------------------------------
 
 
-def _remove_state(node_modules: Path) -> None:
+def remove_state(node_modules: Path) -> None:
     """Remove every dot entry of every node_modules directory (no package name
     starts with a dot: these are .bin, .pnpm, .modules.yaml, .yarn-state.yml,
     .yarn-integrity, .package-lock.json …)."""
