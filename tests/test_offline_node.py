@@ -466,6 +466,8 @@ def test_check_finds_musl_macos_and_unbuilt_addons_in_a_foreign_zip(tmp_path: Pa
         nested = "node_modules/lpfix-native/node_modules/@lpfix/scoped"  # a nested, scoped package
         add(f"{nested}/package.json", json.dumps(by_name["@lpfix/scoped"].package_json))
         add(f"{nested}/x.node", musl_addon(EM_AARCH64))
+        add("node_modules/.bin/lpfix-marker", "#!/usr/bin/env node\n")  # npm's links and state
+        add("node_modules/.package-lock.json", "{}")
 
     args = ("--runtime", "nodejs20.x", "--architecture", "arm64", "--handler", "index.handler", "--json")
     result = cli("check", str(zip_path), *args, cwd=tmp_path)
@@ -481,4 +483,5 @@ def test_check_finds_musl_macos_and_unbuilt_addons_in_a_foreign_zip(tmp_path: Pa
         ("error", "libc", f"{nested}/x.node", "@lpfix/scoped 1.0.0"),
         ("error", "shared-library", f"{nested}/x.node", "@lpfix/scoped 1.0.0"),
         ("warning", "architecture", "node_modules/lpfix-gyp/", "lpfix-gyp 1.0.0"),
+        ("warning", "hygiene", "node_modules/.bin/lpfix-marker", None),
     }  # fmt: skip

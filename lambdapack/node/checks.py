@@ -17,6 +17,32 @@ from lambdapack.verify.model import Finding
 def findings(package: Package, target: Target, files: Sequence[PackageFile]) -> Iterator[Finding]:
     yield from _musl(package, target, files)
     yield from _unbuilt(package, target, files)
+    yield from _manager_state(files)
+
+
+#: npm's command links and package managers' state: never read by a function at run time.
+_STATE_NAMES = frozenset({".package-lock.json", ".modules.yaml", ".yarn-state.yml", ".yarn-integrity"})
+
+
+def _manager_state(files: Sequence[PackageFile]) -> Iterator[Finding]:
+    found = [
+        f
+        for f in files
+        if "node_modules/" in f.name
+        and (
+            "/.bin/" in f"/{f.name}" or f.name.rsplit("/", 1)[-1] in _STATE_NAMES or "/.pnpm/" in f"/{f.name}"
+        )
+    ]
+    if found:
+        yield Finding(
+            severity="warning",
+            check="hygiene",
+            path=found[0].name,
+            message=f"{len(found)} file(s) of npm's .bin links or package managers' state "
+            f"({sum(f.size for f in found):,} bytes); a function never runs or reads them",
+            fix="leave node_modules/.bin/ and the state files out (lambdapack build does)",
+            details=tuple(f.name for f in found[:5]),
+        )
 
 
 def _musl(package: Package, target: Target, files: Sequence[PackageFile]) -> Iterator[Finding]:
