@@ -25,6 +25,21 @@ PROJECTS = Path(__file__).parent / "projects"
 WHEELHOUSE = Path(__file__).parent / "wheelhouse"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """In a network namespace of its own (``unshare -n``, "no network at all"), the
+    loopback interface starts down; the offline tier's tripwire proxy and loopback
+    npm registry need it, and it reaches nothing outside the machine: bring it up."""
+    probe = socket.socket()
+    try:
+        probe.bind(("127.0.0.1", 0))
+        probe.listen(1)
+        socket.create_connection(probe.getsockname(), timeout=1).close()
+    except OSError:
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=False, capture_output=True)
+    finally:
+        probe.close()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Every test run gets its own lambdapack cache (shared by its tests)."""
