@@ -327,11 +327,11 @@ def test_a_symlink_out_of_node_modules_is_an_error(tmp_path: Path) -> None:
     _package(nm, "inside")
     (tmp_path / "elsewhere").mkdir()
     (nm / "linked").symlink_to(nm / "inside", target_is_directory=True)
-    managers._materialize_symlinks(nm)
+    managers.materialize_symlinks(nm)
     assert not (nm / "linked").is_symlink() and (nm / "linked" / "package.json").is_file()
     (nm / "outside").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     with pytest.raises(InstallError, match=r"node_modules/outside is a symlink to .*elsewhere, outside"):
-        managers._materialize_symlinks(nm)
+        managers.materialize_symlinks(nm)
 
 
 @pytest.mark.network

@@ -18,7 +18,6 @@ recorded only its own platform's).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Mapping, Sequence
@@ -27,7 +26,7 @@ from pathlib import Path
 from lambdapack import elf, processes
 from lambdapack.errors import InstallError
 from lambdapack.node.lock import Layout, local_packages, read_json
-from lambdapack.node.managers import prune_foreign, remove_state
+from lambdapack.node.managers import materialize_symlinks, prune_foreign, read_manifest, remove_state
 from lambdapack.node.target import CPU, prebuild_dir_matches
 from lambdapack.node.tools import NodeTools
 from lambdapack.runtimes import Target
@@ -75,7 +74,7 @@ def install(
         _rebuild(allow_scripts, tree, stage_dir, tools, cpu, env)
     if layout.member is not None:  # the member's own production closure, out of the whole workspace's
         tree = _closure(stage_dir, layout.member, stage_base / "closure")
-    _materialize_links(tree, stage_base)
+    materialize_symlinks(tree, within=stage_base)  # e.g. npm's links to staged file: packages
     _remove_foreign(tree, cpu)
     missing = _missing_platform_packages(tree, layout, stage_dir / layout.lock.name, cpu)
     if missing:
@@ -208,35 +207,6 @@ def _place(real: Path, anchors: Mapping[Path, Path]) -> Path:
     return anchors[best] / real.relative_to(best)
 
 
-def _materialize_links(tree: Path, within: Path) -> None:
-    """Symlinks inside the tree become copies of their targets (the staged
-    copy of a local package, or another installed package); one that points
-    outside ``within`` (the staging directory) is an error."""
-    for path in sorted(_walk_links(tree)):
-        target = path.resolve()
-        if not target.is_relative_to(within.resolve()) or not target.exists():
-            raise InstallError(
-                f"node_modules/{path.relative_to(tree).as_posix()} links to {path.readlink()}, "
-                "outside the installed tree: a zip cannot hold it"
-            )
-        path.unlink()
-        if target.is_dir():
-            # (a staged local package: its node_modules holds what npm installed for it)
-            shutil.copytree(target, path, ignore=shutil.ignore_patterns(".git"))
-        else:
-            shutil.copyfile(target, path)
-
-
-def _walk_links(tree: Path) -> list[Path]:
-    found = []
-    for directory, dirs, files in os.walk(tree):
-        for name in (*dirs, *files):
-            path = Path(directory) / name
-            if path.is_symlink():
-                found.append(path)
-    return found
-
-
 def packages(tree: Path) -> list[Path]:
     """Every installed package directory under a node_modules tree (nested ones too)."""
     found: list[Path] = []
@@ -257,11 +227,7 @@ def packages(tree: Path) -> list[Path]:
 
 
 def _manifest(package: Path) -> dict[str, object]:
-    try:
-        data = json.loads((package / "package.json").read_text("utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_manifest(package / "package.json") or {}
 
 
 def _label(package: Path, manifest: Mapping[str, object]) -> str:

@@ -154,7 +154,7 @@ def install(
         if not node_modules.is_dir():
             node_modules.mkdir()  # no dependencies at all
         remove_state(node_modules)
-        _materialize_symlinks(node_modules)
+        materialize_symlinks(node_modules)
         prune_foreign(node_modules, cpu=cpu)
     except OSError as exc:
         raise os_error(exc, "installing Node.js dependencies") from None
@@ -463,10 +463,11 @@ def remove_state(node_modules: Path) -> None:
                 _remove(child)
 
 
-def _materialize_symlinks(node_modules: Path) -> None:
+def materialize_symlinks(node_modules: Path, within: Path | None = None) -> None:
     """Replace each symlink below node_modules by a copy of what it points at;
-    a symlink that leads outside node_modules (or nowhere) is an error."""
-    root = node_modules.resolve()
+    a symlink that leads outside ``within`` (default: node_modules itself; for
+    npm, the staging directory that holds the local packages) or nowhere is an error."""
+    root = (within or node_modules).resolve()
     links: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(node_modules):
         for name in [*dirnames, *filenames]:
@@ -477,8 +478,9 @@ def _materialize_symlinks(node_modules: Path) -> None:
         target = link.resolve()
         if not target.exists() or not target.is_relative_to(root):
             where = link.relative_to(node_modules.parent)
+            bound = "node_modules" if within is None else "the project"
             raise InstallError(
-                f"{where} is a symlink to {link.readlink()}, outside node_modules; "
+                f"{where} is a symlink to {link.readlink()}, outside {bound}; "
                 "a Lambda package cannot hold it (a `link:`/`file:` dependency? publish or vendor it)"
             )
     for link in sorted(links, key=lambda p: len(p.parts)):
@@ -546,7 +548,7 @@ def _package_dirs(node_modules: Path) -> Iterator[Path]:
 def _installed(node_modules: Path) -> Iterator[_Installed]:
     for directory in _node_modules_dirs(node_modules):
         for package in _package_dirs(directory):
-            manifest = _manifest(package / "package.json")
+            manifest = read_manifest(package / "package.json")
             if manifest is None:
                 continue
             name = manifest.get("name")
@@ -559,7 +561,7 @@ def _installed(node_modules: Path) -> Iterator[_Installed]:
             )
 
 
-def _manifest(path: Path) -> dict[str, object] | None:
+def read_manifest(path: Path) -> dict[str, object] | None:
     try:
         data = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError):
@@ -571,7 +573,7 @@ def _reachable(root: Path, packages: Mapping[Path, _Installed]) -> set[Path]:
     """The package directories that Node.js's resolution reaches from the
     project's dependencies and optionalDependencies, following each package's
     dependencies, optionalDependencies and peerDependencies."""
-    project = _manifest(root / "package.json") or {}
+    project = read_manifest(root / "package.json") or {}
     seen: set[Path] = set()
     pending: list[tuple[Path, Mapping[str, object]]] = [(root, project)]
     fields: Sequence[str] = ("dependencies", "optionalDependencies")
