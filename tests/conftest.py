@@ -52,6 +52,15 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ["LAMBDAPACK_CACHE_DIR"] = old
 
 
+def naive_zip(tree: Path, dest: Path) -> bytes:
+    """What most tools do: walk the tree and let zipfile take mtimes and modes
+    (the baseline the determinism tests show to differ)."""
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(tree.rglob("*")):
+            zf.write(path, path.relative_to(tree).as_posix())
+    return dest.read_bytes()
+
+
 def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
     """Create ``files`` (relative path → content) below ``root``."""
     for name, content in files.items():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECTS, run_cli
+from conftest import PROJECTS, naive_zip, run_cli
 
 #: code_sha256 of tests/projects/reference built by this version of lambdapack.
 #: A change here is a change of every user's zip: note it in the CHANGELOG.
@@ -39,14 +39,6 @@ def _copy(src: Path, dest: Path, *, reverse: bool, umask: int, mtime: int) -> Pa
     return dest
 
 
-def _naive_zip(tree: Path, dest: Path) -> bytes:
-    """What most tools do: walk the tree and let zipfile take mtimes and modes."""
-    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(tree.rglob("*")):
-            zf.write(path, path.relative_to(tree).as_posix())
-    return dest.read_bytes()
-
-
 def _build(project: Path, *, umask: int, tz: str) -> bytes:
     result = run_cli("build", cwd=project, env={"TZ": tz}, umask=umask)
     assert result.returncode == 0, result.stderr
@@ -63,8 +55,8 @@ def test_same_bytes_across_dirs_umask_mtime_tz_and_order(tmp_path: Path) -> None
     second = _build(two, umask=0o002, tz="Pacific/Kiritimati")
     assert first == second
 
-    naive_one = _naive_zip(one / "src", tmp_path / "naive1.zip")
-    naive_two = _naive_zip(two / "src", tmp_path / "naive2.zip")
+    naive_one = naive_zip(one / "src", tmp_path / "naive1.zip")
+    naive_two = naive_zip(two / "src", tmp_path / "naive2.zip")
     assert naive_one != naive_two, "the naive archive should differ, or this test proves nothing"
 
 

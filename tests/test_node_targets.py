@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EM_AARCH64, EM_X86_64, cli, run_cli, write_tree
+from conftest import EM_AARCH64, EM_X86_64, cli, naive_zip, run_cli, write_tree
 from lambdapack import elf
 from noderun import run_handler
 
@@ -275,14 +275,6 @@ def _copy(src: Path, dest: Path, *, reverse: bool, umask: int, mtime: int) -> Pa
     return dest
 
 
-def _naive_zip(tree: Path, dest: Path) -> bytes:
-    """What most tools do: walk the tree and let zipfile take mtimes and modes."""
-    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(tree.rglob("*")):
-            zf.write(path, path.relative_to(tree).as_posix())
-    return dest.read_bytes()
-
-
 @pytest.mark.network
 @pytest.mark.slow
 def test_npm_installed_function_builds_to_the_same_bytes_anywhere(built: Path, tmp_path: Path) -> None:
@@ -319,7 +311,7 @@ def test_npm_installed_function_builds_to_the_same_bytes_anywhere(built: Path, t
         assert "node_modules/uuid/package.json" in zf.namelist()
         assert "node_modules/@img/sharp-linux-arm64/lib/sharp-linux-arm64.node" in zf.namelist()
 
-    naive = [_naive_zip(p / "sharp", tmp_path / f"naive{i}.zip") for i, p in enumerate((one, two))]
+    naive = [naive_zip(p / "sharp", tmp_path / f"naive{i}.zip") for i, p in enumerate((one, two))]
     assert naive[0] != naive[1], "the naive archive should differ, or this test proves nothing"
 
 
