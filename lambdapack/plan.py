@@ -94,6 +94,7 @@ class BuildPlan:
                     "lock": deps.lock_digest,
                     "target": self.target.to_json(),
                     "index": dict(deps.index),
+                    "options": dict(deps.options),
                     "engines": dict(self.engines),
                 }
             ),

@@ -72,11 +72,9 @@ def test_poetry_unknown_extra_or_group_is_an_error() -> None:
         poetry_dependencies(POETRY1, Selection(groups=("gcp",)))
 
 
-def test_no_wheel_message_says_what_was_searched() -> None:
-    al2 = no_wheel_message("foo==1.0", target("python3.11", "arm64"), resolving=True)
-    assert "manylinux_2_17 or older" in al2 and "cp311" in al2 and "aarch64" in al2
-    assert "2.26" in al2  # and why that is not everything the runtime could load
-    al2023 = no_wheel_message("foo==1.0", target("python3.12", "x86_64"), resolving=True)
-    assert "manylinux glibc <= 2.34" in al2023 and "2_17" not in al2023
-    installed = no_wheel_message("foo==1.0", target("python3.11", "x86_64"))
-    assert "manylinux glibc <= 2.26" in installed
+def test_no_wheel_message_says_what_loads_and_what_to_do() -> None:
+    al2 = no_wheel_message("foo==1.0", target("python3.11", "arm64"), sdists="never")
+    assert "manylinux glibc <= 2.26" in al2 and "cp311" in al2 and "aarch64" in al2
+    assert 'sdists = "pure" or "container"' in al2  # building the sdist is the way out
+    al2023 = no_wheel_message("foo==1.0", target("python3.12", "x86_64"))
+    assert "manylinux glibc <= 2.34" in al2023 and "no sdist to build either" in al2023

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from lambdapack import processes
 from lambdapack.errors import ToolError
+from lambdapack.python.pins import resolution_platform
 from lambdapack.python.target import python_version, uv_platform
 from lambdapack.runtimes import Target
 
@@ -33,7 +34,8 @@ class Engine(Protocol):
     def compile(
         self, requirements: Path, target: Target, output: Path, *, cwd: Path, extra: Sequence[str] = ()
     ) -> ToolResult:
-        """Resolve ``requirements`` for ``target`` into a hashed lock at ``output``."""
+        """Resolve ``requirements`` for ``target`` into a hashed lock at ``output``
+        (a ``pylock.toml`` listing every candidate file when ``output`` is named so)."""
         ...
 
     def install(
@@ -45,8 +47,18 @@ class Engine(Protocol):
         cwd: Path,
         resolve_deps: bool,
         extra: Sequence[str] = (),
+        exact: bool = False,
     ) -> ToolResult:
-        """Install the hash-checked ``lock`` for ``target`` into ``dest``."""
+        """Install the hash-checked ``lock`` for ``target`` into ``dest``;
+        ``exact``: the lock names one file per pin (lambdapack.python.pins), so
+        the resolution's wider platform level may be used."""
+        ...
+
+    def build_wheel(
+        self, sdist: Path, out: Path, *, constraints: Path, cwd: Path, extra: Sequence[str] = ()
+    ) -> ToolResult:
+        """Build ``sdist`` into a wheel in ``out`` on this machine, in an isolated
+        environment whose build requirements are the hash-pinned ``constraints``."""
         ...
 
     def export(self, project: Path, args: Sequence[str]) -> ToolResult:
@@ -77,6 +89,7 @@ class UvEngine:
     def compile(
         self, requirements: Path, target: Target, output: Path, *, cwd: Path, extra: Sequence[str] = ()
     ) -> ToolResult:
+        pylock = output.name.startswith("pylock.")
         return self._run(
             [
                 "pip",
@@ -84,7 +97,11 @@ class UvEngine:
                 str(requirements),
                 "--output-file",
                 str(output),
-                *_target_args(target),
+                *(["--format", "pylock.toml"] if pylock else []),
+                *_target_args(target, resolution_platform(target) if pylock else uv_platform(target)),
+                # Wheels only: ``--no-binary NAME`` in ``extra`` allows one package's sdist.
+                "--only-binary",
+                ":all:",
                 # The running interpreter: uv needs one, and would otherwise look for (or
                 # download) one of the target's version; the target is set by the options above.
                 "--python",
@@ -107,6 +124,7 @@ class UvEngine:
         cwd: Path,
         resolve_deps: bool,
         extra: Sequence[str] = (),
+        exact: bool = False,
     ) -> ToolResult:
         return self._run(
             [
@@ -114,7 +132,9 @@ class UvEngine:
                 "install",
                 "--target",
                 str(dest),
-                *_target_args(target),
+                *_target_args(target, resolution_platform(target) if exact else uv_platform(target)),
+                "--only-binary",
+                ":all:",
                 "--python",
                 sys.executable,
                 "--no-installer-metadata",
@@ -123,6 +143,28 @@ class UvEngine:
                 *([] if resolve_deps else ["--no-deps"]),
                 "--requirements",
                 str(lock),
+                "--quiet",
+                *extra,
+            ],
+            cwd,
+        )
+
+    def build_wheel(
+        self, sdist: Path, out: Path, *, constraints: Path, cwd: Path, extra: Sequence[str] = ()
+    ) -> ToolResult:
+        return self._run(
+            [
+                "build",
+                str(sdist),
+                "--wheel",
+                "--out-dir",
+                str(out),
+                "--build-constraints",
+                str(constraints),
+                "--require-hashes",
+                "--python",
+                sys.executable,
+                "--no-create-gitignore",
                 "--quiet",
                 *extra,
             ],
@@ -148,15 +190,8 @@ class UvEngine:
         return ToolResult(command=command, returncode=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
 
 
-def _target_args(target: Target) -> list[str]:
-    return [
-        "--python-platform",
-        uv_platform(target),
-        "--python-version",
-        python_version(target),
-        "--only-binary",
-        ":all:",
-    ]
+def _target_args(target: Target, platform: str) -> list[str]:
+    return ["--python-platform", platform, "--python-version", python_version(target)]
 
 
 def _find_uv() -> str:

@@ -203,19 +203,21 @@ def _poetry(path: Path, selection: Selection, work: Path) -> Materialized:
 
 
 def poetry_hashes(resolved: Path, work: Path) -> None:
-    """Replace the hashes of a resolution constrained by a poetry.lock with the lock's own."""
+    """Check a resolution constrained by a poetry.lock against the lock's own
+    hashes: each pin's chosen file must be one the poetry.lock lists."""
+    from lambdapack.python import pins
+
     table = work / "poetry-hashes.json"
     if not table.exists():
         return
     hashes: dict[str, list[str]] = json.loads(table.read_text("utf-8"))
-    out = []
-    for line in logical_lines(resolved.read_text("utf-8")):
-        found = re.match(r"^([A-Za-z0-9._-]+)==", line)
-        if found and _normalize(found.group(1)) in hashes:
-            head = line.split(" --hash=", 1)[0]
-            line = head + " " + " ".join(f"--hash={h}" for h in hashes[_normalize(found.group(1))])
-        out.append(line)
-    resolved.write_text("".join(line + "\n" for line in out), encoding="utf-8")
+    for pin in pins.parse(resolved.read_text("utf-8")):
+        listed = hashes.get(_normalize(pin.name))
+        if listed is not None and f"sha256:{pin.sha256}" not in listed:
+            raise ResolveError(
+                f"poetry.lock lists no hash for {pin.filename or pin.label}, the file that loads on the "
+                "target; run `poetry lock` to record the hashes of every file of the release"
+            )
 
 
 def poetry_dependencies(project: dict[str, Any], selection: Selection) -> list[str]:

@@ -51,13 +51,15 @@ def prepare(
     index_args: Sequence[str] = (),
     reuse: Path | None = None,
     keep: Callable[[Path], Path] | None = None,
+    sdists: str = "pure",
 ) -> Lock:
     """A lock for the requirements input ``requirements`` (any supported
     format) on ``target``; resolves when it is not fully pinned with hashes.
 
     ``reuse`` is an earlier resolution of the same input for the same target
     (a lock file or the cache); ``keep`` stores a fresh one and returns where it
-    went."""
+    went. ``sdists`` (a :data:`~lambdapack.python.pins.SDIST_POLICIES` value)
+    says whether a package without a loading wheel may pin its sdist."""
     materialized = materialize(requirements, selection or Selection(), workdir, engine)
     if materialized.path.name == "pyproject.toml":
         lines: list[str] = ["<pyproject>"]
@@ -85,11 +87,10 @@ def prepare(
         )
     resolved = reuse
     if resolved is None:
-        output = workdir / "requirements.lock.txt"
         extra = [*materialized.compile_args, *index_args]
-        result = engine.compile(materialized.path, target, output, cwd=cwd, extra=extra)
-        if result.returncode != 0:
-            raise resolve_error(result, target, requirements)
+        body = _resolve(materialized.path, target, workdir, engine, cwd=cwd, extra=extra, sdists=sdists)
+        output = workdir / "requirements.lock.txt"
+        output.write_text(body, encoding="utf-8")
         poetry_hashes(output, workdir)
         resolved = keep(output) if keep else output
     pins = logical_lines(resolved.read_text("utf-8"))
@@ -103,6 +104,77 @@ def prepare(
         resolved=resolved,
         user_pinned=False,
         empty=all(line.startswith("-") for line in pins),
+    )
+
+
+#: Resolutions one lock may take: each excludes a release without a loading wheel, or
+#: allows one package's sdist.
+_MAX_ATTEMPTS = 16
+
+
+def _resolve(
+    requirements: Path,
+    target: Target,
+    workdir: Path,
+    engine: Engine,
+    *,
+    cwd: Path,
+    extra: Sequence[str],
+    sdists: str,
+) -> str:
+    """Resolve with uv at :func:`~lambdapack.python.pins.resolution_platform`
+    and choose each pin's file for the target's exact glibc ceiling (the lock
+    body, :func:`pins.render`). A pinned release none of whose wheels loads is
+    excluded and the resolution runs again (an older release may have one);
+    a package with no loading wheel at all pins its sdist when ``sdists``
+    allows it."""
+    from packaging.utils import canonicalize_name
+
+    from lambdapack.python import pins
+
+    sources: set[str] = set()
+    excluded: dict[str, set[str]] = {}
+    #: Pinned releases none of whose wheels loads, by name (for the message when nothing else does).
+    unloadable: dict[str, str] = {}
+    choice = pins.Choice(pins=(), unloadable=())
+    constraints = workdir / "ceiling-constraints.txt"
+    output = workdir / "pylock.toml"
+    for _attempt in range(_MAX_ATTEMPTS):
+        args = [*extra, *(a for name in sorted(sources) for a in ("--no-binary", name))]
+        if excluded:
+            lines = [
+                f"{name}!={v}\n" for name, versions in sorted(excluded.items()) for v in sorted(versions)
+            ]
+            constraints.write_text("".join(lines), encoding="utf-8")
+            args += ["--constraint", str(constraints)]
+        output.unlink(missing_ok=True)
+        result = engine.compile(requirements, target, output, cwd=cwd, extra=args)
+        if result.returncode != 0:
+            blocked = _no_wheel_package(result.stderr)
+            name = canonicalize_name(re.split(r"[=<>!~ ]", blocked)[0]) if blocked else None
+            if sdists != "never" and name and name not in sources:
+                sources.add(name)  # no wheel loads: its sdist may be built
+                excluded.pop(name, None)
+                continue
+            if excluded and sdists != "never":  # no older release either: the pinned one's sdist, then
+                sources.update(excluded)
+                excluded.clear()
+                continue
+            culprit = unloadable.get(name or "") or next(iter(unloadable.values()), None)
+            if culprit is not None:
+                details = tool_details(result.command, redact(result.stderr))
+                raise ResolveError(no_wheel_message(culprit, target, sdists=sdists), details=details)
+            raise resolve_error(result, target, requirements, sdists=sdists)
+        choice = pins.choose(pins.read_pylock(output), target, sources=frozenset(sources))
+        if not choice.unloadable:
+            return pins.render(choice.pins)
+        for release in choice.unloadable:
+            name = canonicalize_name(release.name)
+            excluded.setdefault(name, set()).add(release.version)
+            unloadable.setdefault(name, f"{release.name}=={release.version}")
+    labels = ", ".join(f"{r.name}=={r.version}" for r in choice.unloadable)
+    raise ResolveError(
+        f"cannot resolve {requirements.name} for {target.describe()}: no loading wheel of {labels}"
     )
 
 
@@ -132,7 +204,9 @@ def _absolute_option(line: str, base: Path) -> str:
     return line
 
 
-def resolve_error(result: ToolResult, target: Target, requirements: Path) -> ResolveError:
+def resolve_error(
+    result: ToolResult, target: Target, requirements: Path, *, sdists: str = "pure"
+) -> ResolveError:
     """A one-line error naming the culprit from uv's explanation."""
     text = redact(result.stderr)
     details = tool_details(result.command, text)
@@ -144,38 +218,30 @@ def resolve_error(result: ToolResult, target: Target, requirements: Path) -> Res
         )
     no_wheel = _no_wheel_package(text)
     if no_wheel:
-        return ResolveError(no_wheel_message(no_wheel, target, resolving=True), details=details)
+        return ResolveError(no_wheel_message(no_wheel, target, sdists=sdists), details=details)
     return ResolveError(
         f"cannot resolve {requirements.name} for {target.describe()}: {_summary(text)}", details=details
     )
 
 
-def no_wheel_message(package: str, target: Target, *, resolving: bool = False) -> str:
-    """Why no wheel of ``package`` was found, naming what was really searched:
-    a resolution searches uv's platform level (manylinux_2_17 for the Amazon
-    Linux 2 runtimes, as uv has no triple between 2.17 and 2.28)."""
-    from lambdapack.python.target import abi_tag, uv_glibc
+def no_wheel_message(package: str, target: Target, *, sdists: str = "pure") -> str:
+    """Why nothing of ``package`` can be installed on ``target``, and what to do."""
+    from lambdapack.python.target import describe_tags
 
-    runtime = target.runtime
-    machine = target.architecture.machine
-    ceiling = f"{runtime.glibc[0]}.{runtime.glibc[1]}"
-    if resolving and uv_glibc(target) < runtime.glibc:
-        level = uv_glibc(target)
-        searched = (
-            f"searched {abi_tag(target)} or abi3 wheels tagged manylinux_{level[0]}_{level[1]} or older for "
-            f"{machine}; {runtime.os}'s glibc {ceiling} would also load manylinux_2_18 … "
-            f"2_{runtime.glibc[1]} wheels, which the resolver cannot select yet"
-        )
+    if sdists == "never":
+        advice = ', or allow building its sdist: sdists = "pure" or "container" (docs/containers.md)'
     else:
-        searched = f"needs {abi_tag(target)} or abi3, manylinux glibc <= {ceiling}, {machine}"
+        advice = " (there is no sdist to build either)"
     return (
-        f"no wheel of {package} loads on {target.describe()} ({searched}); pin a version that ships such "
-        "a wheel, or build it in a container (not supported yet)"
+        f"no wheel of {package} loads on {target.describe()} (needs {describe_tags(target)}); "
+        f"pin a version that ships such a wheel{advice}"
     )
 
 
 def _no_wheel_package(text: str) -> str | None:
-    pinned = re.search(r"Because (\S+==\S+) has no (?:usable wheels|wheels with a matching)", text)
+    pinned = re.search(
+        r"Because (\S+==\S+) has no (?:usable wheels|wheels with a matching|source distribution)", text
+    )
     if pinned:
         return pinned.group(1)
     hint = re.search(r"Wheels are required for `([^`]+)`", text)
@@ -248,13 +314,18 @@ def lock_file_path(requirements: Path, target: Target) -> Path:
 def render_lock(body: str, *, input_digest: str, target: Target, source: str) -> str:
     """A pip-tools-format lock (``name==version --hash=…``) with a header that
     lets ``lock --check`` tell whether it is still the resolution of its input."""
-    from lambdapack.python.target import python_version, uv_platform
+    from lambdapack.python import pins
+    from lambdapack.python.target import describe_tags
 
-    body = "".join(line + "\n" for line in logical_lines(body) if not line.startswith("-"))
+    exact = pins.parse(body)
+    if exact and pins.exact(exact):  # one file per pin, named after its hash
+        body = pins.render(exact)
+    else:
+        body = "".join(line + "\n" for line in logical_lines(body) if not line.startswith("-"))
     body_digest = hashlib.sha256(body.encode()).hexdigest()
     header = (
         f"# Resolved by `lambdapack lock` from {source} for {target.describe()} "
-        f"({uv_platform(target)}, Python {python_version(target)}). Do not edit: run `lambdapack lock`.\n"
+        f"({describe_tags(target)}). Do not edit: run `lambdapack lock`.\n"
         f"{_LOCK_MARK} target={target.runtime.name}-{target.architecture.name} "
         f"input={input_digest} body={body_digest}\n"
     )

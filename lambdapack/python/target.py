@@ -62,13 +62,20 @@ def manylinux_platforms(target: Target) -> list[str]:
 
 
 @functools.lru_cache(maxsize=64)
-def supported_tags(target: Target) -> frozenset[Tag]:
-    """The wheel tags CPython on ``target`` accepts."""
+def ordered_tags(target: Target) -> tuple[Tag, ...]:
+    """The wheel tags CPython on ``target`` accepts, most preferred first (the
+    order pip installs by on the runtime's own OS)."""
     version = target.runtime.version
     platforms = manylinux_platforms(target)
     tags = [*cpython_tags(version, platforms=platforms)]
     tags += compatible_tags(version, interpreter=abi_tag(target), platforms=platforms)
-    return frozenset(tags)
+    return tuple(dict.fromkeys(tags))
+
+
+@functools.lru_cache(maxsize=64)
+def supported_tags(target: Target) -> frozenset[Tag]:
+    """The wheel tags CPython on ``target`` accepts."""
+    return frozenset(ordered_tags(target))
 
 
 def tag_loads(tag: Tag, target: Target) -> bool:
