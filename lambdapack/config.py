@@ -34,17 +34,22 @@ CONFIG_FILE = "lambdapack.toml"
 PYPROJECT_FILE = "pyproject.toml"
 DEFAULT_OUTPUT = "dist"
 
-#: Keys of every project and function, whatever the language.
-_TOP_KEYS = ("runtime", "architecture", "output", "exclude", "include", "dependency_exclude", "functions")
-_FUNCTION_KEYS = (
-    "source",
-    "handler",
+#: Keys of every project (defaults for its functions) and of every function.
+_SHARED_KEYS = (
     "runtime",
     "architecture",
     "exclude",
     "include",
     "dependency_exclude",
+    "sdists",
+    "build_image",
+    "container_network",
 )
+_TOP_KEYS = (*_SHARED_KEYS, "output", "functions")
+_FUNCTION_KEYS = ("source", "handler", *_SHARED_KEYS)
+#: The values of ``sdists``: which packages without a loading binary are built from source, and where.
+SDIST_POLICIES = ("never", "pure", "container")
+DEFAULT_SDISTS = "pure"
 #: The longest function name: NAME.zip and its temporary file must fit a 255-byte file name.
 MAX_NAME = 200
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -80,6 +85,13 @@ class FunctionSpec:
     dependency_exclude: tuple[str, ...] = ()
     #: What the function depends on, as its language reads it (None: nothing).
     dependencies: Dependencies | None = None
+    #: Packages without a binary for the target: "never" built, "pure" ones built on this
+    #: machine, or every one built in a container of ``build_image`` (docs/containers.md).
+    sdists: str = DEFAULT_SDISTS
+    #: The container image source builds run in (None: the runtime's default build image).
+    build_image: str | None = None
+    #: Whether source builds in a container may reach the network (default: they get their inputs).
+    container_network: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -231,6 +243,9 @@ def load_project(config_file: Path, overrides: Overrides = Overrides()) -> Proje
         "exclude": reader.strings(table, "exclude", ""),
         "include": reader.strings(table, "include", ""),
         "dependency_exclude": reader.strings(table, "dependency_exclude", ""),
+        "sdists": _sdists(reader, table, ""),
+        "build_image": reader.string(table, "build_image", ""),
+        "container_network": reader.flag(table, "container_network", ""),
     }
     for language in ecosystem.languages():  # the top-level language keys, checked once
         ecosystem.config(language).check_defaults(reader, table)
@@ -366,6 +381,10 @@ def _function(
         *defaults.get("dependency_exclude", ()),
         *reader.strings(raw, "dependency_exclude", key),
     )
+    sdists = _sdists(reader, raw, key) or defaults.get("sdists") or DEFAULT_SDISTS
+    build_image = reader.string(raw, "build_image", key) or defaults.get("build_image") or None
+    network = reader.flag(raw, "container_network", key)
+    container_network = bool(defaults.get("container_network") if network is None else network)
     dependencies = None
     if language is not None:  # every key is read, so every problem is reported at once
         dependencies = ecosystem.config(language).read_config(reader, raw, top, key, source)
@@ -380,7 +399,19 @@ def _function(
         include=include,
         dependency_exclude=dependency_exclude,
         dependencies=dependencies,
+        sdists=sdists,
+        build_image=build_image,
+        container_network=container_network,
     )
+
+
+def _sdists(reader: KeyReader, table: Mapping[str, object], key: str) -> str | None:
+    value = reader.string(table, "sdists", key)
+    if value is not None and value not in SDIST_POLICIES:
+        choices = ", ".join(f'"{p}"' for p in SDIST_POLICIES)
+        reader.add(join(key, "sdists"), f"{value!r} is not one of {choices}")
+        return None
+    return value
 
 
 def _choice(

@@ -4,7 +4,7 @@ the cache or installed now, with its per-file check results."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from lambdapack.atomic import exclusive_lock
@@ -61,26 +61,29 @@ def dependencies(
     if resolved.empty:
         return None
 
+    notes: list[Finding] = []
+
     def install_into(site: Path) -> None:
         report("installing")
-        ecosystem.install(spec, resolved, site, root)
+        notes.extend(ecosystem.install(spec, resolved, site, root))
 
     def finish(made: DependencySet) -> None:
         if check:  # checked once, by the build that made the set
-            dependency_findings(made, spec, ecosystem)
+            dependency_findings(made, spec, ecosystem, notes=notes)
 
     return cache.dependencies(plan.deps_key(resolved.pins), install_into, finish)
 
 
 def dependency_findings(
-    deps: DependencySet, spec: FunctionSpec, ecosystem: Ecosystem
+    deps: DependencySet, spec: FunctionSpec, ecosystem: Ecosystem, *, notes: Sequence[Finding] = ()
 ) -> tuple[frozenset[str], list[Finding]]:
-    """The per-file check results of a cached dependency set (computed once per set)."""
+    """The per-file check results of a cached dependency set (computed once per
+    set, kept with the ``notes`` of its install)."""
     names = frozenset(entry.name for entry in deps.entries)
     stored = deps.load_findings()
     if stored is not None:
         return names, [Finding.from_json(f) for f in stored]
     package = StagedPackage(deps.entries, label=deps.root.name, ownership=ecosystem.owners)
-    findings = file_findings(package, spec.target, package.files, ecosystem)
+    findings = [*notes, *file_findings(package, spec.target, package.files, ecosystem)]
     deps.store_findings([f.to_json() for f in findings])
     return names, findings

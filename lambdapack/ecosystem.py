@@ -161,8 +161,10 @@ class Ecosystem(Protocol):
         """Resolve and write the lock file; returns the number of pinned packages."""
         ...
 
-    def install(self, spec: FunctionSpec, resolved: Resolved, dest: Path, root: Path) -> None:
-        """Install ``resolved`` for ``spec.target`` into ``dest`` (which must not exist)."""
+    def install(self, spec: FunctionSpec, resolved: Resolved, dest: Path, root: Path) -> Sequence[Finding]:
+        """Install ``resolved`` for ``spec.target`` into ``dest`` (which must not exist);
+        returns notes on how it was made (a package built from source …), kept
+        with the installed set's check results."""
         ...
 
     def dependency_warnings(self, spec: FunctionSpec) -> Iterable[Finding]:

@@ -98,6 +98,10 @@ class ToolError(BuildError):
     """An external tool could not be run."""
 
 
+class ContainerError(BuildError):
+    """A source build in a container failed: no engine, no image, a failed compile."""
+
+
 def os_error(exc: OSError, doing: str = "") -> BuildError:
     """A build error for a file-system failure: the path, what failed and why
     (a full disk, missing permissions, a file where a directory belongs …)."""

@@ -98,6 +98,9 @@ class NodeEcosystem:
                 "member": layout.member,
                 "allow_scripts": list(deps.allow_scripts),
                 "local_packages": local_digest.hexdigest() if locals_ else None,
+                "sdists": spec.sdists,
+                "build_image": spec.build_image,
+                "container_network": spec.container_network,
             },
             index={"environment": self._index_environment(layout)},
         )
@@ -204,12 +207,12 @@ class NodeEcosystem:
 
     # -- install -------------------------------------------------------------
 
-    def install(self, spec: FunctionSpec, resolved: Resolved, dest: Path, root: Path) -> None:
+    def install(self, spec: FunctionSpec, resolved: Resolved, dest: Path, root: Path) -> Sequence[Finding]:
         from lambdapack.node.install import install
 
         deps = _deps(spec)
         assert deps is not None and isinstance(resolved.handle, Path)
-        install(
+        notes = install(
             self._layout(spec, root),
             resolved.handle,
             spec.target,
@@ -219,7 +222,13 @@ class NodeEcosystem:
             project_root=root,
             npm_cache=_npm_cache(self._environ),
             environ=self._environ,
+            sdists=spec.sdists,
+            build_image=spec.build_image,
+            container_network=spec.container_network,
         )
+        from lambdapack.verify.model import Finding
+
+        return [Finding(severity="info", check="source-build", message=note) for note in notes]
 
     def dependency_warnings(self, spec: FunctionSpec) -> Iterable[Finding]:
         from lambdapack.verify.model import Finding

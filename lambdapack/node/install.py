@@ -48,8 +48,14 @@ def install(
     project_root: Path,
     npm_cache: Path,
     environ: Mapping[str, str],
-) -> None:
-    """Install ``lock`` (a lock of ``layout``) for ``target`` into ``dest/node_modules``."""
+    sdists: str = "pure",
+    build_image: str | None = None,
+    container_network: bool = False,
+) -> list[str]:
+    """Install ``lock`` (a lock of ``layout``) for ``target`` into
+    ``dest/node_modules``; with ``sdists = "container"``, addons without a
+    prebuilt binary are compiled in ``build_image`` (lambdapack.node.addons).
+    Returns a note per compiled package."""
     stage_base = dest.parent / (dest.name + ".stage")
     stage_dir = stage(layout, lock, stage_base, project_root)
     env = tools.env(environ)
@@ -72,6 +78,18 @@ def install(
     tree.mkdir(exist_ok=True)
     if allow_scripts:  # in the whole installed tree, before a workspace member's closure is taken
         _rebuild(allow_scripts, tree, stage_dir, tools, cpu, env)
+    notes = []
+    unbuilt = _unbuilt(tree, target, allow_scripts)
+    if unbuilt and sdists == "container":
+        from lambdapack.container import default_image
+        from lambdapack.node import addons
+
+        image = build_image or default_image(target)
+        names = [name for _label, name in unbuilt]
+        image_id = addons.build(
+            names, stage_dir, target, image=image, network=container_network, environ=environ
+        )
+        notes = [f"{label}: native addon compiled in {image} ({image_id[:19]})" for label, _name in unbuilt]
     if layout.member is not None:  # the member's own production closure, out of the whole workspace's
         tree = _closure(stage_dir, layout.member, stage_base / "closure")
     materialize_symlinks(tree, within=stage_base)  # e.g. npm's links to staged file: packages
@@ -84,6 +102,7 @@ def install(
     dest.mkdir(parents=True)
     tree.rename(dest / "node_modules")
     shutil.rmtree(stage_base, ignore_errors=True)
+    return notes
 
 
 def stage(layout: Layout, lock: Path | None, base: Path, project_root: Path) -> Path:
@@ -297,7 +316,21 @@ def _names_target(name: str, cpu: str) -> bool:
 def _check_scripts(tree: Path, target: Target, allow: Sequence[str]) -> None:
     """An error for each package whose native addon only its (unrun)
     lifecycle script would have built or fetched."""
-    problems: list[str] = []
+    problems = [label for label, _name in _unbuilt(tree, target, allow)]
+    if problems:
+        raise InstallError(
+            f"{', '.join(problems)}: needs its install script to build or download a native addon "
+            f"for linux {target.architecture.name}, and lambdapack runs no dependency install scripts "
+            "(they build for the host); use a version that ships prebuilt binaries for the target "
+            "(as optional platform packages or prebuilds/), or compile it in the runtime's build "
+            'image: sdists = "container" (docs/containers.md)'
+        )
+
+
+def _unbuilt(tree: Path, target: Target, allow: Sequence[str]) -> list[tuple[str, str]]:
+    """(label, name) of each package whose native addon for the target only
+    its (unrun) lifecycle script would build or fetch."""
+    found: list[tuple[str, str]] = []
     for package in packages(tree):
         manifest = _manifest(package)
         scripts = manifest.get("scripts")
@@ -308,21 +341,13 @@ def _check_scripts(tree: Path, target: Target, allow: Sequence[str]) -> None:
             present["install"] = "node-gyp rebuild"  # npm's implicit install script
         if not present:
             continue
-        label = _label(package, manifest)
         name = str(manifest.get("name") or package.name)
         if name in allow:
             continue
         native = gyp or any(tool in text for text in present.values() for tool in _NATIVE_TOOLS)
         if native and not _has_addon(package, tree, manifest, target):
-            problems.append(label)
-    if problems:
-        raise InstallError(
-            f"{', '.join(problems)}: needs its install script to build or download a native addon "
-            f"for linux {target.architecture.name}, and lambdapack runs no dependency install scripts "
-            "(they build for the host); use a version that ships prebuilt binaries for the target "
-            "(as optional platform packages or prebuilds/), or build it in a container of the "
-            "runtime's build image"
-        )
+            found.append((_label(package, manifest), name))
+    return found
 
 
 def _has_addon(package: Path, tree: Path, manifest: Mapping[str, object], target: Target) -> bool:

@@ -39,6 +39,9 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     "*" + lock.LOCK_SUFFIX,
 )
 
+#: The version of the file selection of lambdapack.python.pins (recorded in every plan).
+SELECTION_SCHEME = "exact-ceiling-1"
+
 #: Environment variables that change what an index resolution returns.
 INDEX_VARIABLES = (
     "UV_INDEX_URL",
@@ -92,6 +95,9 @@ class PythonEcosystem:
                 "groups": list(selection.groups),
                 "package": selection.package,
                 "exclude_runtime_packages": deps.exclude_runtime_packages,
+                "sdists": spec.sdists,
+                "build_image": spec.build_image,
+                "container_network": spec.container_network,
             },
             index={
                 "options": hashlib.sha256("\0".join(deps.index.args()).encode()).hexdigest(),
@@ -107,7 +113,9 @@ class PythonEcosystem:
 
     def engine_versions(self) -> Mapping[str, str]:
         if self._versions is None:
-            self._versions = {"uv": _uv_version()}
+            # "selection": how lambdapack picks each pin's file (lambdapack.python.pins);
+            # a new scheme changes which files a resolution pins.
+            self._versions = {"uv": _uv_version(), "selection": SELECTION_SCHEME}
         return self._versions
 
     def local_sources(self, spec: FunctionSpec) -> Sequence[SourceDir]:
@@ -151,6 +159,7 @@ class PythonEcosystem:
             index_args=deps.index.args(),
             reuse=reuse,
             keep=keep,
+            sdists=spec.sdists,
         )
         pins = b"" if locked.empty else locked.resolved.read_bytes()
         return Resolved(pins=pins, empty=locked.empty, handle=locked)
@@ -168,12 +177,26 @@ class PythonEcosystem:
 
     # -- install -------------------------------------------------------------
 
-    def install(self, spec: FunctionSpec, resolved: Resolved, dest: Path, root: Path) -> None:
+    def install(self, spec: FunctionSpec, resolved: Resolved, dest: Path, root: Path) -> Sequence[Finding]:
+        from lambdapack.cache import cache_dir
+        from lambdapack.container import default_image
         from lambdapack.python.install import install
+        from lambdapack.python.sdist import SdistBuilder
+        from lambdapack.verify.model import Finding
 
         deps = _deps(spec)
         assert deps is not None and isinstance(resolved.handle, lock.Lock)
-        install(
+        builder = SdistBuilder(
+            engine=self.engine,
+            target=spec.target,
+            policy=spec.sdists,
+            image=spec.build_image or default_image(spec.target),
+            cache_root=cache_dir(self._environ),
+            environ=self._environ,
+            index_args=deps.index.args(),
+            network=spec.container_network,
+        )
+        tree = install(
             resolved.handle,
             spec.target,
             dest,
@@ -182,7 +205,17 @@ class PythonEcosystem:
             exclude=spec.dependency_exclude,
             index_args=deps.index.args(),
             runtime_packages=deps.exclude_runtime_packages,
+            builder=builder,
         )
+        return [
+            Finding(
+                severity="info",
+                check="source-build",
+                distribution=f"{made.pin.name} {made.pin.version}",
+                message=made.note(),
+            )
+            for made in tree.built
+        ]
 
     def dependency_warnings(self, spec: FunctionSpec) -> Iterable[Finding]:
         from lambdapack.verify.model import Finding

@@ -15,9 +15,11 @@ from packaging.utils import canonicalize_name
 from pathspec import GitIgnoreSpec
 
 from lambdapack.errors import InstallError, tool_details
+from lambdapack.python import pins
 from lambdapack.python.checks import parse_tags, wheel_tags
 from lambdapack.python.engine import Engine, ToolResult
 from lambdapack.python.lock import Lock, no_wheel_message, resolve_error
+from lambdapack.python.sdist import Built, SdistBuilder, locked, unpack_wheel
 from lambdapack.python.target import tag_loads
 from lambdapack.runtimes import Target
 
@@ -36,6 +38,8 @@ class Distribution:
 class InstalledTree:
     root: Path
     distributions: tuple[Distribution, ...]
+    #: Wheels built from pinned sdists and installed here.
+    built: tuple[Built, ...] = ()
 
 
 def install(
@@ -48,26 +52,73 @@ def install(
     exclude: Sequence[str] = (),
     index_args: Sequence[str] = (),
     runtime_packages: bool = False,
+    builder: SdistBuilder | None = None,
 ) -> InstalledTree:
     """Install ``lock`` into ``dest`` (which must not exist) for ``target``,
-    leaving out files matching the gitignore-style ``exclude`` patterns."""
+    leaving out files matching the gitignore-style ``exclude`` patterns. The
+    lock's sdist pins are built by ``builder`` (lambdapack.python.sdist)."""
     dest.mkdir(parents=True)
     if lock.empty:
         return InstalledTree(root=dest, distributions=())
-    result = engine.install(lock.path, target, dest, cwd=cwd, resolve_deps=lock.user_pinned, extra=index_args)
-    if result.returncode != 0:
-        raise _install_error(result, target, lock)
+    install_input: Path | None = lock.path
+    exact = False
+    built: list[Built] = []
+    if not lock.user_pinned:
+        parsed = pins.parse(lock.resolved.read_text("utf-8"))
+        exact = bool(parsed) and pins.exact(parsed)
+        sources = [pin for pin in parsed if pin.is_sdist]
+        if sources:
+            install_input = _without(lock, [pin for pin in parsed if not pin.is_sdist])
+            for pin in sources:
+                if builder is None:
+                    raise InstallError(
+                        f"{pin.label} is pinned as its sdist {pin.filename}; nothing builds sdists here"
+                    )
+                with locked(builder.cache_root, pin):
+                    built.append(builder.build(pin, lock.path.parent / "sdists" / pin.name, cwd=cwd))
+    if install_input is not None:
+        result = engine.install(
+            install_input,
+            target,
+            dest,
+            cwd=cwd,
+            resolve_deps=lock.user_pinned,
+            extra=index_args,
+            exact=exact,
+        )
+        if result.returncode != 0:
+            raise _install_error(result, target, lock)
+    for made in built:
+        unpack_wheel(made.wheel, dest)
     if runtime_packages:
         remove_distributions(dest, RUNTIME_PACKAGES)
     if exclude:
         _remove_matching(dest, GitIgnoreSpec.from_lines(exclude))
     scrub(dest)
     distributions = tuple(_distributions(dest))
+    from_source = {canonicalize_name(made.pin.name) for made in built}
     for dist in distributions:
+        if canonicalize_name(dist.name) in from_source:  # built for the target; the ELF checks judge it
+            continue
         tags = [tag for text in dist.tags for tag in parse_tags(text)]
         if tags and not any(tag_loads(tag, target) for tag in tags):
             raise InstallError(no_wheel_message(f"{dist.name}=={dist.version}", target))
-    return InstalledTree(root=dest, distributions=distributions)
+    return InstalledTree(root=dest, distributions=distributions, built=tuple(built))
+
+
+def _without(lock: Lock, wheels: Sequence[pins.Pin]) -> Path | None:
+    """An install input of ``lock``'s index options and its wheel pins only (None: no wheel pins)."""
+    if not wheels:
+        return None
+    work = lock.path.parent
+    body = work / "wheel-pins.txt"
+    body.write_text(pins.render(wheels), encoding="utf-8")
+    options = [
+        line for line in lock.path.read_text("utf-8").splitlines() if line and not line.startswith("-r ")
+    ]
+    install_input = work / "install-wheels.txt"
+    install_input.write_text("".join(f"{line}\n" for line in [*options, f"-r {body}"]), encoding="utf-8")
+    return install_input
 
 
 def scrub(root: Path) -> None:

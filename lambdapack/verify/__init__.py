@@ -39,7 +39,7 @@ __all__ = [
     "zipped_size_findings",
 ]
 
-_ORDER = {"error": 0, "warning": 1}
+_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
 def verify(

@@ -11,10 +11,10 @@ from lambdapack.runtimes import Target
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Finding:
-    severity: str  # "error" | "warning"
+    severity: str  # "error" | "warning" | "info" (how the package was made; nothing to fix)
     check: str  # architecture, glibc, shared-library, python-abi, wheel-tag, handler, size, hygiene
     message: str
-    fix: str
+    fix: str = ""
     path: str | None = None
     distribution: str | None = None
     details: tuple[str, ...] = ()
@@ -81,11 +81,11 @@ def render(finding: Finding) -> str:
     if finding.distribution:
         where = f"{where} [{finding.distribution}]" if where else f"[{finding.distribution}]"
     head = f"{finding.severity} [{finding.check}] " + (f"{where}: " if where else "")
-    return f"{head}{finding.message}; fix: {finding.fix}"
+    return f"{head}{finding.message}" + (f"; fix: {finding.fix}" if finding.fix else "")
 
 
 def summarize(findings: Iterable[Finding]) -> str:
     counted = list(findings)
     errors = sum(f.severity == "error" for f in counted)
-    warnings = len(counted) - errors
+    warnings = sum(f.severity == "warning" for f in counted)
     return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
