@@ -176,12 +176,6 @@ class Engine:
 
 
 def _reason(exc: BaseException) -> str:
-    """An SDK exception as a short phrase (its innermost cause, one line)."""
-    while exc.__cause__ is not None or exc.__context__ is not None:
-        inner = exc.__cause__ or exc.__context__
-        assert inner is not None
-        if not str(inner):
-            break
-        exc = inner
+    """An SDK exception as a short phrase (one line)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 300 else text[:297] + "…"

@@ -288,3 +288,20 @@ def _offline_guard(
     attempts = tripwire.take()
     if attempts:
         pytest.fail(f"not marked network, but tried to reach the network: {attempts}", pytrace=False)
+
+
+ENGINE_UP = Path(__file__).parent / "engine" / "up.sh"
+
+
+@pytest.fixture(scope="session")
+def docker_host() -> str:
+    """A Docker Engine with the stand-in build images (tests/engine/up.sh: reused
+    when ``DOCKER_HOST`` already answers, else installed and started); sets
+    ``DOCKER_HOST`` for the session. Tests that use it are marked ``engine``."""
+    done = subprocess.run(["bash", str(ENGINE_UP)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"tests/engine/up.sh failed:\n{done.stderr[-3000:]}"
+    line = done.stdout.strip().splitlines()[-1]
+    assert line.startswith("export DOCKER_HOST="), done.stdout
+    host = line.split("=", 1)[1].strip().strip("'\"")
+    os.environ["DOCKER_HOST"] = host
+    return host

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from packaging.tags import Tag, parse_tag
 
 from lambdapack.contents import Package, PackageFile, top_level
-from lambdapack.python.target import describe_tags, tag_loads
+from lambdapack.python.target import built_tag_loads, describe_tags, tag_loads
 from lambdapack.runtimes import Target
 from lambdapack.verify.model import Finding
 
@@ -63,7 +63,7 @@ def _wheel_tags(package: Package, target: Target, files: Sequence[PackageFile]) 
             continue
         tags = wheel_tags(package.read(file.name).decode("utf-8", errors="replace"))
         parsed = [tag for t in tags for tag in parse_tags(t)]
-        if parsed and not any(tag_loads(tag, target) for tag in parsed):
+        if parsed and not any(tag_loads(tag, target) or built_tag_loads(tag, target) for tag in parsed):
             dist = package.owners().get(file.name)
             yield Finding(
                 severity="error",

@@ -58,7 +58,7 @@ def prepare(
 
     ``reuse`` is an earlier resolution of the same input for the same target
     (a lock file or the cache); ``keep`` stores a fresh one and returns where it
-    went. ``sdists`` (a :data:`~lambdapack.python.pins.SDIST_POLICIES` value)
+    went. ``sdists`` (a :data:`~lambdapack.config.SDIST_POLICIES` value)
     says whether a package without a loading wheel may pin its sdist."""
     materialized = materialize(requirements, selection or Selection(), workdir, engine)
     if materialized.path.name == "pyproject.toml":

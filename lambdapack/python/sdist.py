@@ -462,9 +462,12 @@ def _read_record(entry: Path) -> dict[str, object] | None:
 
 
 def _last_line(text: str) -> str:
+    """The line of a build log that says what went wrong: the first compiler
+    error (``file.c:2:1: error: …``), else the last line mentioning an error."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    compiler = [line for line in lines if re.search(r":\d+(:\d+)?: (fatal )?error:", line)]
     errors = [line for line in lines if re.search(r"\berror\b", line, re.I)]
-    picked = (errors or lines or ["no output"])[-1]
+    picked = compiler[0] if compiler else (errors or lines or ["no output"])[-1]
     return picked if len(picked) <= 240 else picked[:237] + "…"
 
 

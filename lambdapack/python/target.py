@@ -83,6 +83,16 @@ def tag_loads(tag: Tag, target: Target) -> bool:
     return tag in supported_tags(target)
 
 
+def built_tag_loads(tag: Tag, target: Target) -> bool:
+    """Whether a wheel built for ``target`` from its sdist (tagged
+    ``linux_<machine>``, as compilers tag them) fits its interpreter and
+    machine; its binaries' glibc and libraries are for the ELF checks to judge."""
+    machine = target.architecture.machine
+    if tag.platform != f"linux_{machine}":
+        return False
+    return tag_loads(Tag(tag.interpreter, tag.abi, f"manylinux_2_17_{machine}"), target)
+
+
 def describe_tags(target: Target) -> str:
     """The tags a loading wheel needs, for messages."""
     major, minor = target.runtime.glibc
