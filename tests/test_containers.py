@@ -57,7 +57,10 @@ def _container_creations(host: str, since: float) -> int:
     return sum(1 for _ in events)
 
 
-MMH3_APP = "import mmh3\n\ndef handler(event, context):\n    return [mmh3.hash(event['text']), mmh3.hash64(event['text'])]\n"
+MMH3_APP = (
+    "import mmh3\n\ndef handler(event, context):\n"
+    "    return [mmh3.hash(event['text']), mmh3.hash64(event['text'])]\n"
+)
 
 
 @pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
