@@ -18,7 +18,13 @@ from lambdapack.errors import InstallError, tool_details
 from lambdapack.python import pins
 from lambdapack.python.checks import parse_tags, wheel_tags
 from lambdapack.python.engine import Engine, ToolResult
-from lambdapack.python.lock import Lock, no_wheel_message, resolve_error
+from lambdapack.python.lock import (
+    Lock,
+    choose_files,
+    no_wheel_message,
+    no_wheel_within_uv_level,
+    resolve_error,
+)
 from lambdapack.python.sdist import Built, SdistBuilder, locked, unpack_wheel
 from lambdapack.python.target import tag_loads
 from lambdapack.runtimes import Target
@@ -87,6 +93,23 @@ def install(
             exact=exact,
         )
         if result.returncode != 0:
+            if lock.user_pinned and no_wheel_within_uv_level(result.stderr):
+                # the user's hashed file pins an sdist or a wheel above uv's level: choose the files
+                shutil.rmtree(dest)
+                chosen = choose_files(
+                    lock, target, engine, cwd=cwd, sdists=builder.policy if builder else "never"
+                )
+                return install(
+                    chosen,
+                    target,
+                    dest,
+                    engine,
+                    cwd=cwd,
+                    exclude=exclude,
+                    index_args=index_args,
+                    runtime_packages=runtime_packages,
+                    builder=builder,
+                )
             raise _install_error(result, target, lock)
     for made in built:
         unpack_wheel(made.wheel, dest)

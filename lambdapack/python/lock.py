@@ -178,6 +178,43 @@ def _resolve(
     )
 
 
+def choose_files(lock: Lock, target: Target, engine: Engine, *, cwd: Path, sdists: str) -> Lock:
+    """A user's hashed requirements file whose pins have no wheel within uv's
+    platform level (an sdist, or only wheels up to the exact ceiling), with each
+    pin's file chosen for the target as :func:`_resolve` does. Every chosen file
+    must be one the user's file lists a hash of."""
+    from lambdapack.python import pins
+
+    workdir = lock.path.parent / "chosen"
+    workdir.mkdir(parents=True, exist_ok=True)
+    hashed: dict[str, set[str]] = {}
+    for line in logical_lines(lock.path.read_text("utf-8")):
+        found = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", line)
+        if found:
+            key = re.sub(r"[-_.]+", "-", found.group(1)).lower()
+            hashed[key] = set(re.findall(r"--hash=sha256:([0-9a-f]{64})", line))
+    body = _resolve(lock.path, target, workdir, engine, cwd=cwd, extra=(), sdists=sdists)
+    for pin in pins.parse(body):
+        if pin.sha256 not in hashed.get(pin.name, set()):
+            raise ResolveError(
+                f"{lock.source.name} has no hash of {pin.filename} ({pin.label}), the file that loads on "
+                f"{target.describe()}; regenerate it for this target, or let lambdapack lock it"
+            )
+    resolved = workdir / "requirements.lock.txt"
+    resolved.write_text(body, encoding="utf-8")
+    options = [line for line in logical_lines(lock.path.read_text("utf-8")) if _is_index_option(line)]
+    install_input = workdir / "install-requirements.txt"
+    install_input.write_text("".join(f"{line}\n" for line in [*options, f"-r {resolved}"]), encoding="utf-8")
+    return Lock(
+        path=install_input, source=lock.source, resolved=resolved, user_pinned=False, empty=lock.empty
+    )
+
+
+def no_wheel_within_uv_level(stderr: str) -> bool:
+    """Whether uv's failure means that some pin has no wheel at uv's platform level."""
+    return _no_wheel_package(stderr) is not None
+
+
 _INDEX_OPTIONS = (
     "-i",
     "--index-url",

@@ -92,7 +92,7 @@ class SdistBuilder:
     ) -> None:
         self._engine = engine
         self._target = target
-        self._policy = policy
+        self.policy = policy
         self._image = image
         self.cache_root = cache_root
         self._cache = cache_root / "built"
@@ -102,7 +102,7 @@ class SdistBuilder:
 
     def build(self, pin: pins.Pin, work: Path, *, cwd: Path) -> Built:
         """The wheel of ``pin`` (an sdist pin) for the target."""
-        if self._policy == "never":
+        if self.policy == "never":
             raise InstallError(
                 f'{pin.label} is pinned as its sdist {pin.filename}, and sdists = "never"; allow source '
                 'builds (sdists = "pure" or "container") or pin a version with a wheel for '
@@ -117,7 +117,7 @@ class SdistBuilder:
         native = _native_evidence(tree)
         if native is None:
             return self._build_pure(pin, sdist, tree, work, cwd=cwd)
-        if self._policy != "container":
+        if self.policy != "container":
             raise InstallError(
                 f"{pin.label} has no wheel for {self._target.describe()} and its sdist holds native code "
                 f"({native}); it must be compiled for the target in its build image: set "
