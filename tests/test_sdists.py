@@ -8,9 +8,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from pyrun import run_handler
 
 from conftest import cli, write_tree
+from pyrun import run_handler
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -21,8 +21,8 @@ def _project(
     return write_tree(
         root,
         {
-            "lambdapack.toml": f'[functions.fn]\nsource = "fn"\nhandler = "app.handler"\nruntime = "{runtime}"\n'
-            f'architecture = "{architecture}"\n',
+            "lambdapack.toml": '[functions.fn]\nsource = "fn"\nhandler = "app.handler"\n'
+            f'runtime = "{runtime}"\narchitecture = "{architecture}"\n',
             "fn/app.py": app,
             "fn/requirements.txt": requirements,
         },
