@@ -92,3 +92,56 @@ def test_a_hashed_requirements_file_gets_its_sdist_built_and_its_hashes_checked(
         "lambdapack: error: fn: requirements.txt has no hash of future-0.18.3.tar.gz (future==0.18.3), the "
         "file that loads on python3.11 arm64"
     ) in refused.stderr
+
+
+UJSON_APP = 'import ujson\n\ndef handler(event, context):\n    return ujson.dumps({"a": [1, 2]})\n'
+
+
+@pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
+def test_a_release_with_only_manylinux_2_24_wheels_loads_on_python311(
+    tmp_path: Path, architecture: str
+) -> None:
+    """ujson 5.11.0's only Linux wheels are tagged manylinux_2_24 (and 2_28): uv's
+    manylinux_2_17 triple finds none, Amazon Linux 2's glibc 2.26 loads them."""
+    root = _project(tmp_path / "p", "ujson==5.11.0\n", UJSON_APP, architecture=architecture)
+    result = cli("build", cwd=root)
+    assert result.returncode == 0, result.stderr
+    machine = "x86_64" if architecture == "x86_64" else "aarch64"
+    with zipfile.ZipFile(root / "dist" / "fn.zip") as archive:
+        wheel = archive.read("ujson-5.11.0.dist-info/WHEEL").decode()
+    assert f"Tag: cp311-cp311-manylinux_2_24_{machine}" in wheel
+    locked = cli("lock", cwd=root)
+    assert locked.returncode == 0, locked.stderr
+    lock = (root / "fn" / f"requirements.python3.11-{architecture}.lock.txt").read_text()
+    assert f"# ujson-5.11.0-cp311-cp311-manylinux_2_24_{machine}.manylinux_2_28_{machine}.whl" in lock
+    assert run_handler(
+        root / "dist" / "fn.zip", "app.handler", {}, architecture=architecture, work=tmp_path / "r"
+    ) == ('{"a":[1,2]}')
+
+
+def test_the_ceiling_is_exact_at_2_26_and_never_above(tmp_path: Path) -> None:
+    """pyzmq 27.0.1 ships manylinux_2_26 wheels (they load on python3.11); orjson 3.8.0's
+    only x86_64 wheel for cp311 is manylinux_2_28 (it does not), and its sdist is Rust."""
+    root = _project(
+        tmp_path / "p",
+        "pyzmq==27.0.1\n",
+        "import zmq\n\ndef handler(e, c):\n    return zmq.pyzmq_version()\n",
+        architecture="x86_64",
+    )
+    result = cli("build", cwd=root)
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(root / "dist" / "fn.zip") as archive:
+        assert (
+            "Tag: cp311-cp311-manylinux_2_26_x86_64" in archive.read("pyzmq-27.0.1.dist-info/WHEEL").decode()
+        )
+    assert (
+        run_handler(root / "dist" / "fn.zip", "app.handler", {}, architecture="x86_64", work=tmp_path / "r")
+        == "27.0.1"
+    )
+    (root / "fn" / "requirements.txt").write_text("orjson==3.8.0\n")
+    refused = cli("build", cwd=root)
+    assert refused.returncode == 1
+    assert (
+        "orjson==3.8.0 has no wheel for python3.11 x86_64 and its sdist holds native code" in refused.stderr
+    )
+    assert 'set sdists = "container"' in refused.stderr

@@ -7,7 +7,9 @@
 # tests/test_cross_arch.py and .ci/run.
 set -euo pipefail
 root=${1:?usage: prepare-arm64-python.sh ROOT}
-if [ -x "$root/usr/bin/python3.11" ] && [ -f "$root/.lambdapack-ready" ]; then
+# The marker names the recipe: a root prepared by an older one is completed.
+ready="$root/.lambdapack-ready-2"
+if [ -x "$root/usr/bin/python3.11" ] && [ -f "$ready" ]; then
     exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
@@ -26,7 +28,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 packages=(
     python3.11-minimal libpython3.11-minimal libpython3.11-stdlib
-    libc6 libgcc-s1 zlib1g libexpat1 libffi8 libssl3 libbz2-1.0 liblzma5
+    libc6 libgcc-s1 libstdc++6 zlib1g libexpat1 libffi8 libssl3 libbz2-1.0 liblzma5
     libuuid1 libcrypt1 libsqlite3-0 libncursesw6 libtinfo6 libreadline8
 )
 (cd "$work" && apt-get download -qq "${packages[@]/%/:arm64}")
@@ -44,4 +46,4 @@ mkdir -p "$root/site"
 for wheel in "$work"/wheels/*.whl; do
     python3 -m zipfile -e "$wheel" "$root/site"
 done
-touch "$root/.lambdapack-ready"
+touch "$ready"
