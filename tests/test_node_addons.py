@@ -31,8 +31,8 @@ def _project(root: Path, architecture: str, policy: str) -> Path:
     return write_tree(
         root,
         {
-            "lambdapack.toml": f'sdists = "{policy}"\n[functions.fn]\nsource = "fn"\nhandler = "index.handler"\n'
-            f'runtime = "nodejs20.x"\narchitecture = "{architecture}"\n',
+            "lambdapack.toml": f'sdists = "{policy}"\n[functions.fn]\nsource = "fn"\n'
+            f'handler = "index.handler"\nruntime = "nodejs20.x"\narchitecture = "{architecture}"\n',
             "fn/index.js": APP,
             "fn/package.json": json.dumps(
                 {"name": "fn", "version": "1.0.0", "dependencies": {"posix": "4.2.0"}}
