@@ -283,6 +283,8 @@ def single_function(
     include: Iterable[str] = (),
     output: str | Path | None = None,
     index: IndexOptions | None = None,
+    sdists: str | None = None,
+    build_image: str | None = None,
 ) -> Project:
     """A project of one function described without a config file."""
     root = root.resolve()
@@ -296,6 +298,10 @@ def single_function(
     }
     if requirements is not None:
         raw["requirements"] = str(requirements)
+    if sdists is not None:
+        raw["sdists"] = sdists
+    if build_image is not None:
+        raw["build_image"] = build_image
     fn_name = name or (root / source).resolve().name
     reader = KeyReader(
         "", "", root=root, overrides=Overrides(index=index or IndexOptions()), command_line=True

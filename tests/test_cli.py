@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import run_cli
+from conftest import cli, run_cli
 from lambdapack.cli import main
 
 CONFIG = """\
@@ -198,3 +198,17 @@ def test_usage_errors(built: Path) -> None:
     result = CliRunner().invoke(main, ["build", "-C", str(empty)])
     assert result.exit_code == 2
     assert "no lambdapack.toml" in result.output
+
+
+def test_source_builds_take_the_sdists_policy_and_refuse_it_elsewhere(tmp_path: Path) -> None:
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    base = ["build", "--source", "fn", "--handler", "app.handler", "--runtime", "python3.11"]
+    bad = cli(*base, "--architecture", "x86_64", "--sdists", "sometimes", cwd=tmp_path)
+    assert bad.returncode == 2 and "'sometimes' is not one of 'never', 'pure', 'container'" in bad.stderr
+    built = cli(*base, "--architecture", "x86_64", "--sdists", "never", "--build-image", "x/y:1", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    plan = json.loads((tmp_path / "dist" / ".lambdapack-plan.json").read_text())
+    assert "x/y:1" not in json.dumps(plan)  # nothing to build from source: no dependencies, no options
+    stray = cli("build", "--sdists", "container", cwd=tmp_path)
+    assert stray.returncode == 2 and "--sdists only apply with --source" in stray.stderr

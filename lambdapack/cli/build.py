@@ -33,6 +33,12 @@ from lambdapack.usecases.project import load
 )
 @click.option("--include", multiple=True, help="Pattern to re-include (with --source; repeatable).")
 @click.option(
+    "--sdists",
+    type=click.Choice(["never", "pure", "container"]),
+    help="With --source: which sdists to build, and where (docs/containers.md; default: pure).",
+)
+@click.option("--build-image", help="With --source: the image container builds run in.")
+@click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path),  # a file here is reported by the build, in one line
@@ -70,6 +76,8 @@ def build(
     name: str | None,
     exclude: Sequence[str],
     include: Sequence[str],
+    sdists: str | None,
+    build_image: str | None,
     output: Path | None,
     no_verify: bool,
     jobs: int | None,
@@ -107,6 +115,8 @@ def build(
                 include=include,
                 output=output,
                 index=index(index_url, extra_index_urls, find_links),
+                sdists=sdists,
+                build_image=build_image,
             )
             _refuse_configured_name(project, project_dir)
         else:
@@ -116,6 +126,8 @@ def build(
                 ("name", name),
                 ("exclude", exclude),
                 ("include", include),
+                ("sdists", sdists),
+                ("build-image", build_image),
             )
             stray = [f"--{option}" for option, value in only_with_source if value]
             if stray:

@@ -113,13 +113,16 @@ def build_function(
     index_url: str | None = None,
     extra_index_urls: Iterable[str] = (),
     find_links: Iterable[str | Path] = (),
+    sdists: str | None = None,
+    build_image: str | None = None,
 ) -> Artifact:
     """Build one function described by arguments (for IaC programs such as a
     cdktf app). Writes ``<output>/<name>.zip`` and updates the manifest there;
     cheap when nothing changed. Relative paths are taken from ``project_dir``,
     which defaults to the :func:`project_root` of the calling script's
     directory (so the current directory does not matter). The index options
-    are used as the command line's are (relative ``find_links`` from ``project_dir``)."""
+    are used as the command line's are (relative ``find_links`` from ``project_dir``);
+    ``sdists`` and ``build_image`` as the config keys (docs/containers.md)."""
     if project_dir is None:
         caller = sys._getframe(1).f_globals.get("__file__")
         project_dir = project_root(Path(caller).parent if caller else ".")
@@ -134,6 +137,8 @@ def build_function(
         exclude=exclude,
         include=include,
         output=output,
+        sdists=sdists,
+        build_image=build_image,
         index=IndexOptions(
             index_url=index_url,
             extra_index_urls=tuple(extra_index_urls),
