@@ -204,9 +204,10 @@ def test_source_builds_take_the_sdists_policy_and_refuse_it_elsewhere(tmp_path: 
     (tmp_path / "fn").mkdir()
     (tmp_path / "fn" / "app.py").write_text("def handler(event, context):\n    return 1\n")
     base = ["build", "--source", "fn", "--handler", "app.handler", "--runtime", "python3.11"]
-    bad = cli(*base, "--architecture", "x86_64", "--sdists", "sometimes", cwd=tmp_path)
+    base += ["--architecture"]
+    bad = cli(*base, "x86_64", "--sdists", "sometimes", cwd=tmp_path)
     assert bad.returncode == 2 and "'sometimes' is not one of 'never', 'pure', 'container'" in bad.stderr
-    built = cli(*base, "--architecture", "x86_64", "--sdists", "never", "--build-image", "x/y:1", cwd=tmp_path)
+    built = cli(*base, "x86_64", "--sdists", "never", "--build-image", "x/y:1", cwd=tmp_path)
     assert built.returncode == 0, built.stderr
     plan = json.loads((tmp_path / "dist" / ".lambdapack-plan.json").read_text())
     assert "x/y:1" not in json.dumps(plan)  # nothing to build from source: no dependencies, no options
