@@ -31,12 +31,12 @@ unit: setup
 
 test: lint unit
 
-# The offline tier: every test not marked `network` (no network needed; under a minute on two
+# The offline tier: every test not marked `network` or `engine` (no network, no Docker Engine; under a minute on two
 # cores, one pytest worker per core), with the line coverage of lambdapack/ (also of the
 # `python -m lambdapack` processes the tests start, see .coveragerc). `make test` runs everything,
 # in one process; it is CI's command.
 test-offline: setup
-	$(BIN)/pytest -m "not network" -n auto --cov=lambdapack --cov-report=term
+	$(BIN)/pytest -m "not network and not engine" -n auto --cov=lambdapack --cov-report=term
 
 clean:
 	rm -rf $(VENV) $(EXAMPLE)/dist $(NODE_EXAMPLE)/dist .pytest_cache .mypy_cache .ruff_cache .coverage
