@@ -116,7 +116,7 @@ class ZipPackage(Package):
             raise ConfigError([f"{path}: no such file"]) from None
         except IsADirectoryError:
             raise ConfigError([f"{path}: a directory, not a zip file"]) from None
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
             raise UnreadableZip(f"{path}: not a readable zip file ({exc})") from None
         #: Every member as the central directory lists it (duplicates and directories included).
         self.infos = tuple(self._zip.infolist())

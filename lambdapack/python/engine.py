@@ -169,6 +169,8 @@ class UvEngine:
                 *extra,
             ],
             cwd,
+            # the wheel's file times (the zip does not keep them, the cached wheel does)
+            env={"SOURCE_DATE_EPOCH": "315532800"},
         )
 
     def export(self, project: Path, args: Sequence[str]) -> ToolResult:
@@ -181,10 +183,10 @@ class UvEngine:
                 self._uv = _find_uv()
             return self._uv
 
-    def _run(self, args: Sequence[str], cwd: Path) -> ToolResult:
+    def _run(self, args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> ToolResult:
         command = (self.uv, *args)
         try:
-            proc = processes.run(command, cwd=cwd, env=self._env)
+            proc = processes.run(command, cwd=cwd, env={**self._env, **(env or {})})
         except OSError as exc:
             raise ToolError(f"cannot run uv ({self.uv}): {exc.strerror}") from None
         return ToolResult(command=command, returncode=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)

@@ -14,7 +14,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from pathspec import GitIgnoreSpec
 
-from lambdapack.errors import InstallError, tool_details
+from lambdapack.errors import InstallError, ResolveError, tool_details
 from lambdapack.python import pins
 from lambdapack.python.checks import parse_tags, wheel_tags
 from lambdapack.python.engine import Engine, ToolResult
@@ -75,13 +75,15 @@ def install(
         sources = [pin for pin in parsed if pin.is_sdist]
         if sources:
             install_input = _without(lock, [pin for pin in parsed if not pin.is_sdist])
+            options = _index_options(lock.path)  # the requirements file's own index lines count too
             for pin in sources:
                 if builder is None:
                     raise InstallError(
                         f"{pin.label} is pinned as its sdist {pin.filename}; nothing builds sdists here"
                     )
                 with locked(builder.cache_root, pin):
-                    built.append(builder.build(pin, lock.path.parent / "sdists" / pin.name, cwd=cwd))
+                    work = lock.path.parent / "sdists" / pin.name
+                    built.append(builder.build(pin, work, cwd=cwd, index=options))
     if install_input is not None:
         result = engine.install(
             install_input,
@@ -93,12 +95,11 @@ def install(
             exact=exact,
         )
         if result.returncode != 0:
-            if lock.user_pinned and no_wheel_within_uv_level(result.stderr):
-                # the user's hashed file pins an sdist or a wheel above uv's level: choose the files
+            chosen = _chosen(
+                lock, target, engine, result, cwd=cwd, sdists=builder.policy if builder else "never"
+            )
+            if chosen is not None:  # the user's hashed file pins an sdist or a wheel above uv's level
                 shutil.rmtree(dest)
-                chosen = choose_files(
-                    lock, target, engine, cwd=cwd, sdists=builder.policy if builder else "never"
-                )
                 return install(
                     chosen,
                     target,
@@ -127,6 +128,36 @@ def install(
         if tags and not any(tag_loads(tag, target) for tag in tags):
             raise InstallError(no_wheel_message(f"{dist.name}=={dist.version}", target))
     return InstalledTree(root=dest, distributions=distributions, built=tuple(built))
+
+
+def _chosen(
+    lock: Lock, target: Target, engine: Engine, result: ToolResult, *, cwd: Path, sdists: str
+) -> Lock | None:
+    """For a user's hashed file that uv could not install within its platform
+    level (no wheel there, or the listed hash is of a file above it, say
+    ``manylinux_2_24``): the file with each pin's file chosen for the target.
+    None when that is not the trouble (the original error stands)."""
+    if not lock.user_pinned:
+        return None
+    if no_wheel_within_uv_level(result.stderr):
+        return choose_files(lock, target, engine, cwd=cwd, sdists=sdists)
+    if "Hash mismatch" not in result.stderr:
+        return None
+    try:  # a true mismatch: the chosen file's hash is not listed either, and uv's error says it best
+        return choose_files(lock, target, engine, cwd=cwd, sdists=sdists)
+    except ResolveError:
+        return None
+
+
+def _index_options(install_input: Path) -> list[str]:
+    """The index options of an install input (``--index-url URL`` … lines) as arguments."""
+    import shlex
+
+    args: list[str] = []
+    for line in install_input.read_text("utf-8").splitlines():
+        if line.startswith("-") and not line.startswith(("-r ", "--requirement")):
+            args += shlex.split(line.replace("=", " ", 1) if line.startswith("--") else line)
+    return args
 
 
 def _without(lock: Lock, wheels: Sequence[pins.Pin]) -> Path | None:
