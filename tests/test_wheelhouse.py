@@ -20,8 +20,11 @@ import pytest
 
 from conftest import EM_AARCH64, EM_X86_64, WHEELHOUSE, elf_header
 
-WHEELS = sorted(WHEELHOUSE.glob("*.whl"))
 SCRIPT = WHEELHOUSE / "make_wheels.py"
+#: Real wheels from PyPI, committed beside the made ones (make_wheels.py copies them).
+VENDORED = {"flit_core-3.12.0-py3-none-any.whl"}
+WHEELS = sorted(w for w in WHEELHOUSE.glob("*.whl") if w.name not in VENDORED)
+SDISTS = sorted(WHEELHOUSE.glob("*.tar.gz"))
 
 
 def _read(wheel: Path) -> dict[str, bytes]:
@@ -36,6 +39,11 @@ def test_the_wheelhouse_holds_every_fixture_and_each_is_tiny() -> None:
         "jmespath-0.0.0+lpfix-py3-none-any.whl",
         "lpfix_base-1.0.0-py3-none-any.whl",
         "lpfix_base-1.1.0-py3-none-any.whl",
+        "lpfix_ceiling-1.0.0-cp311-abi3-manylinux2014_x86_64.whl",
+        "lpfix_ceiling-1.0.0-cp311-abi3-manylinux_2_24_aarch64.whl",
+        "lpfix_ceiling-1.0.0-cp311-abi3-manylinux_2_24_x86_64.whl",
+        "lpfix_ceiling-1.1.0-cp311-abi3-manylinux_2_28_aarch64.whl",
+        "lpfix_ceiling-1.1.0-cp311-abi3-manylinux_2_28_x86_64.whl",
         "lpfix_glibc-1.0.0-cp311-abi3-manylinux_2_28_x86_64.whl",
         "lpfix_mislabeled-1.0.0-cp311-abi3-manylinux_2_17_x86_64.whl",
         "lpfix_needslib-1.0.0-cp311-abi3-manylinux_2_17_x86_64.whl",
@@ -47,6 +55,8 @@ def test_the_wheelhouse_holds_every_fixture_and_each_is_tiny() -> None:
         "lpfix_speedup-1.0.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
     }
     assert all(w.stat().st_size < 8192 for w in WHEELS)
+    assert {p.name for p in SDISTS} == {"lpfix_native-1.0.0.tar.gz", "lpfix_sdist-1.0.0.tar.gz"}
+    assert {p.name for p in WHEELHOUSE.glob("*.whl")} - names == VENDORED
 
 
 @pytest.mark.parametrize("wheel", WHEELS, ids=[w.name for w in WHEELS])
@@ -104,7 +114,8 @@ def test_the_simple_index_links_every_wheel_with_its_hash() -> None:
     for page in pages:
         for href, digest in re.findall(r'href="\.\./\.\./([^"#]+)#sha256=([0-9a-f]{64})"', page.read_text()):
             linked[href] = digest
-    assert linked == {w.name: hashlib.sha256(w.read_bytes()).hexdigest() for w in WHEELS}
+    files = [*WHEELHOUSE.glob("*.whl"), *SDISTS]
+    assert linked == {w.name: hashlib.sha256(w.read_bytes()).hexdigest() for w in files}
     root = (WHEELHOUSE / "simple" / "index.html").read_text()
     assert sorted(re.findall(r'href="([^"/]+)/"', root)) == [p.parent.name for p in pages]
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Make the hand-made wheels of tests/wheelhouse, used by the offline tests.
+"""Make the hand-made wheels and sdists of tests/wheelhouse, used by the offline tests.
 
     python3 tests/wheelhouse/make_wheels.py            # rewrite the wheels in tests/wheelhouse/
     python3 tests/wheelhouse/make_wheels.py --out DIR  # write them somewhere else
 
-The wheels are committed: the tests (and CI) never run this script, except
+The files are committed: the tests (and CI) never run this script, except
 tests/test_wheelhouse.py, which re-runs it into a temporary directory when the
 compilers are installed and checks that it reproduces the committed bytes.
 
@@ -25,6 +25,10 @@ Every project name starts with ``lpfix-`` so that it cannot be mistaken for a
 real PyPI project. The one exception is ``jmespath 0.0.0+lpfix``, a stand-in for
 a package the Lambda runtime provides (``exclude_runtime_packages`` acts only on
 those names); its local version label (``+lpfix``) is one PyPI never serves.
+The one file not made here is a real wheel from PyPI, ``flit_core`` (the build
+backend of ``lpfix-sdist``, so that it builds offline): committed once
+(``pip download --no-deps --only-binary :all: flit_core==3.12.0``), checked
+against its hash and copied by this script, never made or downloaded.
 
 The wheels:
 
@@ -43,23 +47,40 @@ The wheels:
 - ``lpfix-needslib`` 1.0.0 (``cp311-abi3-manylinux_2_17_x86_64``): its ``.so`` needs
   ``liblpfixmissing.so.1``, which nothing ships.
 - ``jmespath`` 0.0.0+lpfix (``py3-none-any``): a runtime-provided package's stand-in.
+- ``lpfix-ceiling`` 1.0.0 (``cp311-abi3``: ``manylinux_2_24_x86_64``, ``manylinux2014_x86_64`` and
+  ``manylinux_2_24_aarch64``) and 1.1.0 (``cp311-abi3``: ``manylinux_2_28_x86_64`` and
+  ``manylinux_2_28_aarch64``): the exact glibc ceiling. Each ``.so`` has a ``tag()`` returning its
+  wheel's platform tag (the string is in its bytes), and needs no versioned glibc symbol. python3.11
+  (glibc 2.26) loads 1.0.0, preferring ``manylinux_2_24`` to ``manylinux2014``; python3.12 gets 1.1.0.
+- ``flit_core`` 3.12.0 (``py3-none-any``, from PyPI, see above).
 
-Besides the wheels, ``simple/`` is a PEP 503 index of them (for ``index_url =
-"file://…/simple"``), with relative links to the wheel files.
+The sdists (``.tar.gz``, PEP 625 names; a ``PKG-INFO`` with static metadata 2.2, so that resolvers
+read it without building):
+
+- ``lpfix-sdist`` 1.0.0: pure Python, built with ``flit_core.buildapi``; requires ``lpfix-base>=1.0``.
+  No wheel: what ``sdists = "pure"`` builds on the host.
+- ``lpfix-native`` 1.0.0: a setuptools project with a C extension (``lpfix_native/_native.c``). No
+  wheel, and never built offline: ``sdists = "pure"`` refuses it.
+
+Besides them, ``simple/`` is a PEP 503 index of every file (for ``index_url =
+"file://…/simple"``), with relative links to the files.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import gzip
 import hashlib
 import html
+import io
 import re
 import shutil
 import struct
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -68,6 +89,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 GENERATOR = "lpfix-make-wheels 1"
 DATE_TIME = (1980, 1, 1, 0, 0, 0)
+#: The sdists' member mtimes: 1980-01-01 00:00:00 UTC (zip can hold it: wheels built from them too).
+SDIST_MTIME = 315532800
+#: Real wheels committed beside the made ones (file name -> sha256): copied, never made.
+VENDORED = {
+    "flit_core-3.12.0-py3-none-any.whl": "e7a0304069ea895172e3c7bb703292e992c5d1555dd1233ab7b5621b5b69e62c",
+}
 COMPILERS = {"x86_64": "gcc", "aarch64": "aarch64-linux-gnu-gcc"}
 #: No build id, no debug info, stripped, 4 KiB pages (aarch64's default 64 KiB
 #: alignment would pad the file with zeros), no separate code segment.
@@ -124,6 +151,12 @@ extern int lpfix_missing(void);
 static PyObject *probe(PyObject *self, PyObject *args) { return PyLong_FromLong(lpfix_missing()); }
 """
 PROBE_METHOD = '    {"probe", probe, METH_NOARGS, "Call the helper."},'
+
+#: A function returning the platform tag of the wheel the module came in.
+TAG_HELPER = """\
+static PyObject *tag(PyObject *self, PyObject *args) { return PyUnicode_FromString("%s"); }
+"""
+TAG_METHOD = '    {"tag", tag, METH_NOARGS, "The platform tag of this build."},'
 
 
 @dataclass(frozen=True)
@@ -183,6 +216,18 @@ def extension(name: str, machine: str, work: Path, kind: str = "plain") -> bytes
         helpers, methods, libs = MISSING_HELPER, PROBE_METHOD, ("-llpfixmissing",)
     source = EXTENSION_C % {"includes": includes, "helpers": helpers, "methods": methods, "name": name}
     return compile_so(source, machine, work, f"{name}-{kind}", libs)
+
+
+def tagged_extension(name: str, platform: str, work: Path) -> bytes:
+    """An extension module whose ``tag()`` returns ``platform`` (a wheel platform tag)."""
+    machine = "aarch64" if platform.endswith("aarch64") else "x86_64"
+    source = EXTENSION_C % {
+        "includes": "",
+        "helpers": TAG_HELPER % platform,
+        "methods": TAG_METHOD,
+        "name": name,
+    }
+    return compile_so(source, machine, work, f"{name}-{platform}")
 
 
 def macho_bundle() -> bytes:
@@ -291,7 +336,146 @@ def wheels(work: Path) -> list[Wheel]:
             files={"jmespath/__init__.py": b'"""Stand-in for a runtime-provided package (lpfix)."""\n'},
         )
     )
+    ceiling = (
+        ("1.0.0", "manylinux_2_24_x86_64"),
+        ("1.0.0", "manylinux2014_x86_64"),
+        ("1.0.0", "manylinux_2_24_aarch64"),
+        ("1.1.0", "manylinux_2_28_x86_64"),
+        ("1.1.0", "manylinux_2_28_aarch64"),
+    )
+    for version, platform in ceiling:
+        out.append(
+            Wheel(
+                name="lpfix-ceiling",
+                version=version,
+                tags=(f"cp311-abi3-{platform}",),
+                purelib=False,
+                files={
+                    "lpfix_ceiling/__init__.py": b"from ._ceiling import add, tag\n",
+                    "lpfix_ceiling/_ceiling.abi3.so": tagged_extension("_ceiling", platform, work),
+                },
+            )
+        )
     return out
+
+
+@dataclass(frozen=True)
+class Sdist:
+    name: str  # project name, as in PKG-INFO
+    version: str
+    files: dict[str, str]  # project files below the sdist's top directory (not PKG-INFO)
+    requires: tuple[str, ...] = ()
+    summary: str = "lambdapack test fixture"
+
+    @property
+    def stem(self) -> str:
+        return re.sub(r"[-_.]+", "_", self.name).lower()
+
+    @property
+    def filename(self) -> str:
+        return f"{self.stem}-{self.version}.tar.gz"
+
+
+def sdists() -> list[Sdist]:
+    pure_pyproject = """\
+[build-system]
+requires = ["flit_core>=3.2,<4"]
+build-backend = "flit_core.buildapi"
+
+[project]
+name = "lpfix-sdist"
+version = "1.0.0"
+description = "lambdapack test fixture"
+requires-python = ">=3.10"
+dependencies = ["lpfix-base>=1.0"]
+"""
+    native_pyproject = """\
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "lpfix-native"
+version = "1.0.0"
+description = "lambdapack test fixture"
+requires-python = ">=3.10"
+"""
+    native_setup = """\
+from setuptools import Extension, setup
+
+setup(ext_modules=[Extension("lpfix_native._native", ["lpfix_native/_native.c"], py_limited_api=True)])
+"""
+    native_c = EXTENSION_C % {"includes": "", "helpers": "", "methods": "", "name": "_native"}
+    return [
+        Sdist(
+            name="lpfix-sdist",
+            version="1.0.0",
+            requires=("lpfix-base>=1.0",),
+            files={
+                "pyproject.toml": pure_pyproject,
+                "lpfix_sdist/__init__.py": '"""Pure Python, published only as an sdist (lpfix)."""\n\n'
+                "from lpfix_base import VALUE\n\n\ndef triple() -> int:\n    return 3 * VALUE\n",
+            },
+        ),
+        Sdist(
+            name="lpfix-native",
+            version="1.0.0",
+            files={
+                "pyproject.toml": native_pyproject,
+                "setup.py": native_setup,
+                "lpfix_native/__init__.py": "from ._native import add\n",
+                "lpfix_native/_native.c": native_c,
+            },
+        ),
+    ]
+
+
+def write_sdist(sdist: Sdist, dest: Path) -> Path:
+    """A deterministic ``.tar.gz``: sorted members, fixed owner, modes and mtimes, no gzip name or time."""
+    pkg_info = [
+        "Metadata-Version: 2.2",
+        f"Name: {sdist.name}",
+        f"Version: {sdist.version}",
+        f"Summary: {sdist.summary}",
+        "Requires-Python: >=3.10",
+        *(f"Requires-Dist: {r}" for r in sdist.requires),
+    ]
+    top = f"{sdist.stem}-{sdist.version}"
+    contents = {"PKG-INFO": "\n".join(pkg_info) + "\n", **sdist.files}
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, text in sorted(contents.items()):
+            data = text.encode()
+            info = tarfile.TarInfo(f"{top}/{name}")
+            info.size, info.mtime, info.mode = len(data), SDIST_MTIME, 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(data))
+    packed = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=packed, compresslevel=9, mtime=0) as gz:
+        gz.write(raw.getvalue())
+    path = dest / sdist.filename
+    path.write_bytes(packed.getvalue())
+    return path
+
+
+def vendored(out: Path) -> list[Path]:
+    """The committed PyPI wheels, checked against their hashes (and copied into ``out``)."""
+    paths = []
+    for name, digest in VENDORED.items():
+        source = HERE / name
+        if not source.is_file():
+            project, version = name.split("-")[:2]
+            raise SystemExit(
+                f"{source} is missing: python3 -m pip download --no-deps --only-binary :all: "
+                f"{project}=={version} -d {HERE}"
+            )
+        if hashlib.sha256(source.read_bytes()).hexdigest() != digest:
+            raise SystemExit(f"{source} is not the committed file (sha256 {digest})")
+        if source.resolve() != (out / name).resolve():
+            shutil.copyfile(source, out / name)
+        paths.append(out / name)
+    return paths
 
 
 def record_hash(data: bytes) -> str:
@@ -334,7 +518,7 @@ def write_wheel(wheel: Wheel, dest: Path) -> Path:
 
 
 def write_index(paths: list[Path], dest: Path) -> None:
-    """A PEP 503 simple index of the wheels in ``dest/simple``."""
+    """A PEP 503 simple index of the files in ``dest/simple``."""
     simple = dest / "simple"
     shutil.rmtree(simple, ignore_errors=True)
     projects: dict[str, list[Path]] = {}
@@ -367,10 +551,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"needs {', '.join(missing)} (Debian: apt-get install -y gcc gcc-aarch64-linux-gnu)")
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*.whl"):
-        old.unlink()
+    for old in (*out.glob("*.whl"), *out.glob("*.tar.gz")):
+        if old.name not in VENDORED:
+            old.unlink()
+    paths = vendored(out)
     with tempfile.TemporaryDirectory(prefix="lpfix-") as tmp:
-        paths = [write_wheel(wheel, out) for wheel in wheels(Path(tmp))]
+        paths += [write_wheel(wheel, out) for wheel in wheels(Path(tmp))]
+    paths += [write_sdist(sdist, out) for sdist in sdists()]
     write_index(paths, out)
     for path in sorted(paths):
         print(f"{path.stat().st_size:>7,}  {path.name}")
