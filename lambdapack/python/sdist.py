@@ -198,6 +198,7 @@ class SdistBuilder:
             what=pin.label,
             environ=self._environ,
             cwd=cwd,
+            index=self._credential_sources(),
         )
 
     def _build_requirements(self, tree: Path, work: Path, *, cwd: Path) -> tuple[Path, list[pins.Pin]]:
@@ -224,6 +225,13 @@ class SdistBuilder:
         constraints = work / "build-constraints.txt"
         constraints.write_text(pins.render(choice.pins), encoding="utf-8")
         return constraints, list(choice.pins)
+
+    def _credential_sources(self) -> list[str]:
+        """Index URLs that may carry credentials: the options, then uv's and pip's variables."""
+        names = ("UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX", "UV_EXTRA_INDEX_URL", "PIP_INDEX_URL")
+        found = [*self._index_args, *(self._environ.get(name, "") for name in names)]
+        found += self._environ.get("PIP_EXTRA_INDEX_URL", "").split()
+        return [value for value in found if value]
 
     # -- builds ------------------------------------------------------------------
 
@@ -323,6 +331,7 @@ class SdistBuilder:
                         what=pin.label,
                         environ=self._environ,
                         cwd=cwd,
+                        index=self._credential_sources(),
                     )
         raise InstallError(f"the package index no longer offers {pin.filename} ({pin.label})")
 
@@ -330,8 +339,19 @@ class SdistBuilder:
 # -- helpers -----------------------------------------------------------------------
 
 
-def fetch(url: str, sha256: str, dest: Path, *, what: str, environ: Mapping[str, str], cwd: Path) -> Path:
-    """``url`` (https, http, file or a path) into ``dest``, checked against ``sha256``."""
+def fetch(
+    url: str,
+    sha256: str,
+    dest: Path,
+    *,
+    what: str,
+    environ: Mapping[str, str],
+    cwd: Path,
+    index: Sequence[str] = (),
+) -> Path:
+    """``url`` (https, http, file or a path) into ``dest``, checked against
+    ``sha256``. Credentials of an index URL in ``index`` (index options) on the
+    same host are sent along, as uv would."""
     parts = urlsplit(url)
     digest = hashlib.sha256()
     tmp = dest.with_name(dest.name + ".part")
@@ -340,7 +360,8 @@ def fetch(url: str, sha256: str, dest: Path, *, what: str, environ: Mapping[str,
             context = ssl.create_default_context(
                 cafile=environ.get("SSL_CERT_FILE") or environ.get("PIP_CERT") or None
             )
-            request = urllib.request.Request(url, headers={"User-Agent": "lambdapack"})
+            headers = {"User-Agent": "lambdapack", **_credentials(parts.hostname, index)}
+            request = urllib.request.Request(url, headers=headers)
             with (
                 urllib.request.urlopen(request, timeout=120, context=context) as response,
                 tmp.open("wb") as out,
@@ -370,6 +391,18 @@ def fetch(url: str, sha256: str, dest: Path, *, what: str, environ: Mapping[str,
         )
     tmp.replace(dest)
     return dest
+
+
+def _credentials(host: str | None, index: Sequence[str]) -> dict[str, str]:
+    """An Authorization header for ``host`` from an index URL with ``user:password@`` in it."""
+    import base64
+
+    for value in index:
+        found = urlsplit(value)
+        if found.scheme in ("http", "https") and found.hostname == host and found.username:
+            token = f"{unquote(found.username)}:{unquote(found.password or '')}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(token).decode()}
+    return {}
 
 
 def _unpack(sdist: Path, into: Path) -> Path:
