@@ -8,6 +8,8 @@ Layout under :func:`cache_dir` (``LAMBDAPACK_CACHE_DIR`` overrides it)::
         entries.json       each file's zip entry: name, mode, method, CRC, sizes, offset
         payload.bin        the entries' compressed bytes, concatenated
     objects/<ab>/<sha256>  compressed form of a source file, by content hash
+    built/<key>/           a wheel built from an sdist (lambdapack.python.sdist), by
+                           (sdist hash, pure or the image's id, target); record.json
     tmp/                   work in progress; renamed into place when complete
 
 Every entry is written under ``tmp/`` and renamed into place, so a reader
@@ -40,6 +42,8 @@ CACHE_FORMAT = 2
 OBJECT_MIN_SIZE = 16 * 1024
 _OBJECT_HEADER = struct.Struct("<BIQ32s")  # method, crc, size, sha256(method, crc, size, payload)
 _OBJECT_FIELDS = struct.Struct("<BIQ")
+#: The cache's parts (``cache info`` lists them, ``cache clean`` empties them).
+_KINDS = ("locks", "deps", "objects", "built", "tmp")
 
 
 def cache_dir(environ: Mapping[str, str]) -> Path:
@@ -180,7 +184,7 @@ class Cache:
 
     def info(self) -> dict[str, dict[str, int]]:
         out = {}
-        for kind in ("locks", "deps", "objects", "tmp"):
+        for kind in _KINDS:
             base = self.root / kind
             # Dot files are the file locks that serialise writers, not entries.
             files = (
@@ -197,7 +201,7 @@ class Cache:
     def clean(self) -> int:
         """Remove everything; returns the bytes freed."""
         freed = sum(v["bytes"] for v in self.info().values())
-        for kind in ("locks", "deps", "objects", "tmp"):
+        for kind in _KINDS:
             shutil.rmtree(self.root / kind, ignore_errors=True)
         return freed
 

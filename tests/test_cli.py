@@ -93,9 +93,8 @@ NETWORK_BREAKAGES: list[tuple[str, Callable[[Path], None], int, str]] = [
             ),
         ),
         1,
-        "fn: no wheel of orjson==3.9.10 loads on python3.14 arm64 (needs cp314 or abi3, "
-        "manylinux glibc <= 2.34, aarch64); pin a version that ships such a wheel, "
-        "or build it in a container",
+        "fn: orjson==3.9.10 has no wheel for python3.14 arm64 and its sdist holds native code "
+        '(Cargo.toml); it must be compiled for the target in its build image: set sdists = "container"',
     ),
 ]
 
