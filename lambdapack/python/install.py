@@ -95,9 +95,8 @@ def install(
             exact=exact,
         )
         if result.returncode != 0:
-            chosen = _chosen(
-                lock, target, engine, result, cwd=cwd, sdists=builder.policy if builder else "never"
-            )
+            policy = builder.policy if builder else "never"
+            chosen = _chosen(lock, target, engine, result, cwd=cwd, sdists=policy, index_args=index_args)
             if chosen is not None:  # the user's hashed file pins an sdist or a wheel above uv's level
                 shutil.rmtree(dest)
                 return install(
@@ -131,7 +130,14 @@ def install(
 
 
 def _chosen(
-    lock: Lock, target: Target, engine: Engine, result: ToolResult, *, cwd: Path, sdists: str
+    lock: Lock,
+    target: Target,
+    engine: Engine,
+    result: ToolResult,
+    *,
+    cwd: Path,
+    sdists: str,
+    index_args: Sequence[str],
 ) -> Lock | None:
     """For a user's hashed file that uv could not install within its platform
     level (no wheel there, or the listed hash is of a file above it, say
@@ -140,11 +146,11 @@ def _chosen(
     if not lock.user_pinned:
         return None
     if no_wheel_within_uv_level(result.stderr):
-        return choose_files(lock, target, engine, cwd=cwd, sdists=sdists)
+        return choose_files(lock, target, engine, cwd=cwd, sdists=sdists, index_args=index_args)
     if "Hash mismatch" not in result.stderr:
         return None
     try:  # a true mismatch: the chosen file's hash is not listed either, and uv's error says it best
-        return choose_files(lock, target, engine, cwd=cwd, sdists=sdists)
+        return choose_files(lock, target, engine, cwd=cwd, sdists=sdists, index_args=index_args)
     except ResolveError:
         return None
 

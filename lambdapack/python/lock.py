@@ -178,7 +178,9 @@ def _resolve(
     )
 
 
-def choose_files(lock: Lock, target: Target, engine: Engine, *, cwd: Path, sdists: str) -> Lock:
+def choose_files(
+    lock: Lock, target: Target, engine: Engine, *, cwd: Path, sdists: str, index_args: Sequence[str] = ()
+) -> Lock:
     """A user's hashed requirements file whose pins have no wheel within uv's
     platform level (an sdist, or only wheels up to the exact ceiling), with each
     pin's file chosen for the target as :func:`_resolve` does. Every chosen file
@@ -193,7 +195,7 @@ def choose_files(lock: Lock, target: Target, engine: Engine, *, cwd: Path, sdist
         if found:
             key = re.sub(r"[-_.]+", "-", found.group(1)).lower()
             hashed[key] = set(re.findall(r"--hash=sha256:([0-9a-f]{64})", line))
-    body = _resolve(lock.path, target, workdir, engine, cwd=cwd, extra=(), sdists=sdists)
+    body = _resolve(lock.path, target, workdir, engine, cwd=cwd, extra=index_args, sdists=sdists)
     for pin in pins.parse(body):
         if pin.sha256 not in hashed.get(pin.name, set()):
             raise ResolveError(
