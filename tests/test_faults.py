@@ -129,7 +129,8 @@ def test_sigterm_stops_a_build_with_143(tmp_path: Path) -> None:
     _out, err = proc.communicate(timeout=60)
     if proc.returncode != 0:
         assert proc.returncode == 143, err
-        assert err.strip().endswith("run the build again to finish)"), err
+        # (on a loaded machine the signal may come before the build started: nothing was written)
+        assert err.strip().endswith(("run the build again to finish)", "nothing was written")), err
     _assert_consistent(root)
 
 
