@@ -1,7 +1,7 @@
 """lambdapack against the baseline tools, same machine, same process tree.
 
     python bench/run.py [--runs 5] [--cold-runs 3] [--configs small,large] [--archs arm64,x86_64]
-                        [--only functions,thirty,20k,node] [--ref GIT_REF] [--workdir DIR]
+                        [--only functions,thirty,20k,node,containers] [--ref GIT_REF] [--workdir DIR]
 
 For each function (small: requests + pydantic + orjson; large: numpy +
 pandas) and architecture (python3.11), it times whole processes, in
@@ -27,6 +27,10 @@ and, only when --only names it:
 
   node    a Node.js function (nodejs20.x arm64, sharp + the DynamoDB client)
           against the npm recipe: see bench/node.py, which also runs alone
+  containers
+          an sdist with C code (mmh3 2.5.1, python3.11, x86_64 and arm64 as
+          --archs says) compiled in the build image on a Docker Engine, against
+          doing it by hand: see bench/containers.py, which also runs alone
 
 lambdapack is measured as users install it: a wheel built from a clean copy
 of the working tree (or of --ref) is installed into bench/.venv each run.
@@ -137,7 +141,7 @@ def recipe(tool: str, arch: str, fn: str, out: str) -> str:
 #: Left out of the copy a wheel is built from: at the top of the repository,
 #: what is not source (and setuptools' own output, build/: a file moved or
 #: deleted in lambdapack/ stays in build/lib and would be packed again) ...
-_NOT_SOURCE_TOP = {".git", ".venv", "build", "dist", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+_NOT_SOURCE_TOP = {".git", ".venv", "build", "dist", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".cache"}
 #: ... and anywhere.
 _NOT_SOURCE_ANYWHERE = ("__pycache__", "*.egg-info", ".venv")
 
@@ -502,7 +506,8 @@ def main() -> None:
         "--only",
         help="run only these scenarios, comma-separated, of: functions (the per-function table), "
         "thirty (30 functions), 20k (one function of 20,000 files; no network needed), "
-        "node (a Node.js function against the npm recipe; only when named here)",
+        "node (a Node.js function against the npm recipe; only when named here), "
+        "containers (an sdist compiled in the build image; needs a Docker Engine; only when named here)",
     )
     parser.add_argument("--workdir", type=Path, help="keep the work here (default: a temporary directory)")
     parser.add_argument(
@@ -511,11 +516,11 @@ def main() -> None:
         "uncommitted changes included)",
     )
     args = parser.parse_args()
-    scenarios = {"functions", "thirty", "20k", "node"}
+    scenarios = {"functions", "thirty", "20k", "node", "containers"}
     if args.only:
         selected = set(args.only.split(","))
     else:
-        selected = scenarios - {"node"} - ({"thirty"} if args.no_thirty else set())
+        selected = scenarios - {"node", "containers"} - ({"thirty"} if args.no_thirty else set())
     if selected - scenarios:
         parser.error(f"--only: unknown scenario(s) {', '.join(sorted(selected - scenarios))}")
     install_lambdapack(args.ref)
@@ -541,9 +546,17 @@ def main() -> None:
 
         print("benchmarking a Node.js function ...", file=sys.stderr, flush=True)
         node = bench_node(args, work)
+    containers = None
+    if "containers" in selected:
+        from containers import bench_containers, report_containers  # bench/containers.py
+
+        print("benchmarking source builds in containers ...", file=sys.stderr, flush=True)
+        containers = bench_containers(args, work)
     lines = report(results, thirty, twenty_k)
     if node is not None:
         lines += ["", *report_node(node)] if lines else report_node(node)
+    if containers is not None:
+        lines += ["", *report_containers(containers)] if lines else report_containers(containers)
     print("\n".join(lines))
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
@@ -556,6 +569,7 @@ def main() -> None:
         "thirty": thirty,
         "twenty_k": twenty_k,
         "node": node,
+        "containers": containers,
         "report": lines,
     }
     (out / "latest.json").write_text(json.dumps(document, indent=2, default=str) + "\n")

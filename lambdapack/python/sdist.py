@@ -95,6 +95,7 @@ class SdistBuilder:
         self.policy = policy
         self._image = image
         self.cache_root = cache_root
+        self._image_answer: str | ContainerError | None = None
         self._cache = cache_root / "built"
         self._environ = environ
         self._configured_index = list(index_args)
@@ -112,6 +113,9 @@ class SdistBuilder:
                 f"{self._target.describe()}"
             )
         found = self._cached(pin, "pure", "")  # a pure wheel built earlier serves either policy
+        if found is None and self.policy == "container":  # before any download: the engine is asked only
+            image_id = self._image_id(pin, quiet=True)  # for the image's id
+            found = self._cached(pin, "container", image_id) if image_id else None
         if found is not None:
             return found
         work.mkdir(parents=True, exist_ok=True)
@@ -258,10 +262,7 @@ class SdistBuilder:
         from lambdapack import container
 
         engine = container.Engine(self._environ)
-        image_id = engine.image_id(self._image, self._target, what=pin.label)
-        cached = self._cached(pin, "container", image_id)
-        if cached is not None:
-            return cached
+        image_id = self._image_id(pin, quiet=False)
         _constraints, requirements = self._build_requirements(tree, work, cwd=cwd)
         deps = work / "build-wheels"
         deps.mkdir()
@@ -307,6 +308,23 @@ class SdistBuilder:
             )
         wheel = _one_wheel(out, pin)
         return self._store(pin, "container", wheel, self._image, image_id)
+
+    def _image_id(self, pin: pins.Pin, *, quiet: bool) -> str:
+        """The build image's id (asked once per builder); ``quiet``: "" when there
+        is no engine or image, instead of the error (raised when a build needs it)."""
+        from lambdapack import container
+
+        if self._image_answer is None:
+            try:
+                engine = container.Engine(self._environ)
+                self._image_answer = engine.image_id(self._image, self._target, what=pin.label)
+            except ContainerError as exc:
+                self._image_answer = exc
+        if isinstance(self._image_answer, ContainerError):
+            if quiet:
+                return ""
+            raise self._image_answer
+        return self._image_answer
 
     def _fetch_wheel(self, pin: pins.Pin, into: Path, *, cwd: Path) -> Path:
         requirement = into.parent / f"{pin.name}.in"
