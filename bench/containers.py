@@ -64,7 +64,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import platform
 import resource
@@ -76,7 +75,16 @@ import time
 import zipfile
 from pathlib import Path
 
-from run import BIN, LAMBDAPACK, MACHINE, REPO, _clean_environment, _describe, install_lambdapack, median
+from run import (
+    BIN,
+    LAMBDAPACK,
+    MACHINE,
+    _clean_environment,
+    _describe,
+    install_lambdapack,
+    median,
+    save_results,
+)
 
 RUNTIME = "python3.11"
 PACKAGE, VERSION = "mmh3", "2.5.1"
@@ -464,17 +472,12 @@ def main() -> None:
     result = bench_containers(args, work)
     lines = report_containers(result)
     print("\n".join(lines))
-    out = REPO / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    document = {
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-        "args": {"runs": args.runs, "cold_runs": args.cold_runs, "archs": args.archs},
-        "lambdapack": measured,
-        "containers": result,
-        "report": lines,
-    }
-    (out / "containers.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
+    save_results(
+        "containers.json",
+        args={"runs": args.runs, "cold_runs": args.cold_runs, "archs": args.archs},
+        measured=measured,
+        results={"containers": result, "report": lines},
+    )
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
 

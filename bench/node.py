@@ -46,7 +46,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from run import LAMBDAPACK, REPO, _clean_environment, _describe, install_lambdapack, median
+from run import LAMBDAPACK, _clean_environment, _describe, install_lambdapack, median, save_results
 
 SHARP = "0.33.5"
 DYNAMODB = "3.1169.0"  # @aws-sdk/client-dynamodb, the newest 3.x when this was written
@@ -295,17 +295,12 @@ def main() -> None:
     result = bench_node(args, work)
     lines = report_node(result)
     print("\n".join(lines))
-    out = REPO / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    document = {
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-        "args": {"runs": args.runs, "cold_runs": args.cold_runs},
-        "lambdapack": _describe(args.ref),
-        "node": result,
-        "report": lines,
-    }
-    (out / "node.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
+    save_results(
+        "node.json",
+        args={"runs": args.runs, "cold_runs": args.cold_runs},
+        measured=_describe(args.ref),
+        results={"node": result, "report": lines},
+    )
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
 

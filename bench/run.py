@@ -153,6 +153,21 @@ def _not_source(directory: str, names: list[str]) -> set[str]:
     return ignored
 
 
+def save_results(name: str, *, args: dict[str, object], measured: object, results: dict[str, object]) -> None:
+    """Write bench/results/NAME: the date, the machine, the arguments, which
+    lambdapack was measured, the ``results`` (by scenario) and their report lines."""
+    out = REPO / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    document = {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "args": args,
+        "lambdapack": measured,
+        **results,
+    }
+    (out / name).write_text(json.dumps(document, indent=2, default=str) + "\n")
+
+
 def install_lambdapack(ref: str | None = None) -> None:
     """(Re)install this working tree (or, with ``ref``, that commit of the
     repository) into bench/.venv, as `pip install lambdapack` would: a regular,
@@ -558,21 +573,19 @@ def main() -> None:
     if containers is not None:
         lines += ["", *report_containers(containers)] if lines else report_containers(containers)
     print("\n".join(lines))
-    out = REPO / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    document = {
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-        "args": {"runs": args.runs, "cold_runs": args.cold_runs, "scenarios": sorted(selected)},
-        "lambdapack": _describe(args.ref),
-        "functions": results,
-        "thirty": thirty,
-        "twenty_k": twenty_k,
-        "node": node,
-        "containers": containers,
-        "report": lines,
-    }
-    (out / "latest.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
+    save_results(
+        "latest.json",
+        args={"runs": args.runs, "cold_runs": args.cold_runs, "scenarios": sorted(selected)},
+        measured=_describe(args.ref),
+        results={
+            "functions": results,
+            "thirty": thirty,
+            "twenty_k": twenty_k,
+            "node": node,
+            "containers": containers,
+            "report": lines,
+        },
+    )
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
 
