@@ -92,3 +92,22 @@ def test_a_conflict_shows_uvs_whole_explanation(tmp_path: Path) -> None:
     assert "\n" not in error.message
     assert "you require urllib3<1.21" in error.message  # the conflicting pin, not only the first cause
     assert error.message.endswith("your requirements are unsatisfiable.")
+
+
+def test_index_options_of_an_install_input(tmp_path: Path) -> None:
+    """The lines of a requirements file that choose where packages come from, as arguments
+    (for the sdist fetch): relative paths made absolute, `=` in URLs kept."""
+    from lambdapack.python.lock import Lock, index_options
+
+    path = tmp_path / "requirements.txt"
+    path.write_text(
+        "--index-url=https://h/simple?token=a=b\n-f ./w\n--no-index\n-r x.txt\nfoo==1\n-c c.txt\n"
+    )
+    lock = Lock(path=path, source=path, resolved=path, user_pinned=True, empty=False)
+    assert index_options(lock) == [
+        "--index-url",
+        "https://h/simple?token=a=b",
+        "-f",
+        str(tmp_path / "w"),
+        "--no-index",
+    ]

@@ -193,7 +193,8 @@ class PythonEcosystem:
             image=spec.build_image or default_image(spec.target),
             cache_root=cache_dir(self._environ),
             environ=self._environ,
-            index_args=deps.index.args(),
+            # the configured index options and the requirements file's own
+            index_args=[*deps.index.args(), *lock.index_options(resolved.handle)],
             network=spec.container_network,
         )
         tree = install(

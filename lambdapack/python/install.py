@@ -75,7 +75,6 @@ def install(
         sources = [pin for pin in parsed if pin.is_sdist]
         if sources:
             install_input = _without(lock, [pin for pin in parsed if not pin.is_sdist])
-            options = _index_options(lock.path)  # the requirements file's own index lines count too
             for pin in sources:
                 if builder is None:
                     raise InstallError(
@@ -83,7 +82,7 @@ def install(
                     )
                 with locked(builder.cache_root, pin):
                     work = lock.path.parent / "sdists" / pin.name
-                    built.append(builder.build(pin, work, cwd=cwd, index=options))
+                    built.append(builder.build(pin, work, cwd=cwd))
     if install_input is not None:
         result = engine.install(
             install_input,
@@ -153,17 +152,6 @@ def _chosen(
         return choose_files(lock, target, engine, cwd=cwd, sdists=sdists, index_args=index_args)
     except ResolveError:
         return None
-
-
-def _index_options(install_input: Path) -> list[str]:
-    """The index options of an install input (``--index-url URL`` … lines) as arguments."""
-    import shlex
-
-    args: list[str] = []
-    for line in install_input.read_text("utf-8").splitlines():
-        if line.startswith("-") and not line.startswith(("-r ", "--requirement")):
-            args += shlex.split(line.replace("=", " ", 1) if line.startswith("--") else line)
-    return args
 
 
 def _without(lock: Lock, wheels: Sequence[pins.Pin]) -> Path | None:

@@ -228,6 +228,20 @@ _INDEX_OPTIONS = (
 )
 
 
+def index_options(lock: Lock) -> list[str]:
+    """The index options of a lock's install input (the requirements file's own
+    ``--index-url URL`` … lines, paths made absolute) as arguments."""
+    import shlex
+
+    lines = logical_lines(lock.path.read_text("utf-8"))
+    options = [_absolute_option(line, lock.path.parent) for line in lines if _is_index_option(line)]
+    args: list[str] = []
+    for line in options:
+        first, *rest = shlex.split(line)
+        args += [*first.split("=", 1), *rest] if first.startswith("--") else [first, *rest]
+    return args
+
+
 def _is_index_option(line: str) -> bool:
     return line.split("=", 1)[0].split()[0] in _INDEX_OPTIONS
 

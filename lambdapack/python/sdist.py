@@ -98,14 +98,11 @@ class SdistBuilder:
         self._image_answer: str | ContainerError | None = None
         self._cache = cache_root / "built"
         self._environ = environ
-        self._configured_index = list(index_args)
         self._index_args = list(index_args)
         self._network = network
 
-    def build(self, pin: pins.Pin, work: Path, *, cwd: Path, index: Sequence[str] = ()) -> Built:
-        """The wheel of ``pin`` (an sdist pin) for the target; ``index``: the
-        requirements file's own index options (added to the configured ones)."""
-        self._index_args = [*self._configured_index, *index]
+    def build(self, pin: pins.Pin, work: Path, *, cwd: Path) -> Built:
+        """The wheel of ``pin`` (an sdist pin) for the target."""
         if self.policy == "never":
             raise InstallError(
                 f'{pin.label} is pinned as its sdist {pin.filename}, and sdists = "never"; allow source '
