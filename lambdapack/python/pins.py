@@ -6,8 +6,8 @@ uv's ``--python-platform`` triples name only some manylinux levels (2.17,
 resolution runs at the lowest triple that is not below the runtime's glibc
 (:func:`resolution_glibc`), uv writes every candidate file of each pin to a
 ``pylock.toml``, and :func:`choose` takes, per pin, the wheel pip would take on
-the runtime's own OS (the first of :func:`~lambdapack.python.target.supported_tags`'
-priority order that matches), or the pin's sdist when source builds are
+the runtime's own OS (the first of :func:`~lambdapack.python.target.ordered_tags`
+that matches), or the pin's sdist when source builds are
 allowed and no wheel loads. The lock says exactly which file may be installed:
 one ``--hash`` per pin, and the file's name after it::
 

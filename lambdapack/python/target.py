@@ -12,7 +12,9 @@ from packaging.tags import Tag, compatible_tags, cpython_tags
 from lambdapack.runtimes import Target
 
 #: manylinux glibc levels uv 0.13 accepts in ``--python-platform`` triples.
-#: uv has no triple for 2.18 … 2.27, so the Amazon Linux 2 runtimes map to 2.17.
+#: uv has no triple for 2.18 … 2.27: a resolution runs at the next level up and
+#: lambdapack.python.pins chooses the files; installs of locks that name no file use
+#: the highest level not above the runtime's (:func:`uv_platform`, 2.17 on Amazon Linux 2).
 UV_MANYLINUX_LEVELS: tuple[tuple[int, int], ...] = (
     (2, 17),
     (2, 28),
@@ -33,15 +35,11 @@ def abi_tag(target: Target) -> str:
 
 
 def uv_platform(target: Target) -> str:
-    """The ``--python-platform`` triple for uv: the highest glibc level uv
-    offers that does not exceed the runtime's glibc."""
-    major, minor = uv_glibc(target)
+    """The ``--python-platform`` triple for uv that can never pick a wheel the
+    runtime cannot load: the highest glibc level uv offers that does not exceed
+    the runtime's glibc (for locks that do not name their files)."""
+    major, minor = max(g for g in UV_MANYLINUX_LEVELS if g <= target.runtime.glibc)
     return f"{target.architecture.machine}-manylinux_{major}_{minor}"
-
-
-def uv_glibc(target: Target) -> tuple[int, int]:
-    """The glibc level of :func:`uv_platform` (what a resolution searches)."""
-    return max(g for g in UV_MANYLINUX_LEVELS if g <= target.runtime.glibc)
 
 
 def manylinux_platforms(target: Target) -> list[str]:
