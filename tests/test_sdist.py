@@ -12,9 +12,9 @@ import pytest
 
 from conftest import write_tree
 from lambdapack.errors import InstallError
+from lambdapack.python.index import credentials
 from lambdapack.python.sdist import (
     _build_requires,
-    _credentials,
     _last_line,
     _native_evidence,
     unpack_wheel,
@@ -68,8 +68,8 @@ def test_the_line_that_explains_a_failed_build() -> None:
 
 def test_credentials_of_an_index_on_the_same_host_go_with_a_download() -> None:
     index = ["--index-url", "https://me:s%40cret@pkgs.example.com/simple", "--no-index"]
-    assert _credentials("pkgs.example.com", index) == {"Authorization": "Basic bWU6c0BjcmV0"}  # me:s@cret
-    assert _credentials("files.pythonhosted.org", index) == {}
+    assert credentials("pkgs.example.com", index) == {"Authorization": "Basic bWU6c0BjcmV0"}  # me:s@cret
+    assert credentials("files.pythonhosted.org", index) == {}
 
 
 def _wheel(members: dict[str, bytes]) -> bytes:

@@ -160,6 +160,7 @@ class PythonEcosystem:
             reuse=reuse,
             keep=keep,
             sdists=spec.sdists,
+            environ=self._environ,
         )
         pins = b"" if locked.empty else locked.resolved.read_bytes()
         return Resolved(pins=pins, empty=locked.empty, handle=locked)

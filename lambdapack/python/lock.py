@@ -9,8 +9,9 @@ evaluated for Linux, the target Python and machine, never for the host.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,6 +53,7 @@ def prepare(
     reuse: Path | None = None,
     keep: Callable[[Path], Path] | None = None,
     sdists: str = "pure",
+    environ: Mapping[str, str] | None = None,
 ) -> Lock:
     """A lock for the requirements input ``requirements`` (any supported
     format) on ``target``; resolves when it is not fully pinned with hashes.
@@ -60,6 +62,7 @@ def prepare(
     (a lock file or the cache); ``keep`` stores a fresh one and returns where it
     went. ``sdists`` (a :data:`~lambdapack.config.SDIST_POLICIES` value)
     says whether a package without a loading wheel may pin its sdist."""
+    environ = os.environ if environ is None else environ
     materialized = materialize(requirements, selection or Selection(), workdir, engine)
     if materialized.path.name == "pyproject.toml":
         lines: list[str] = ["<pyproject>"]
@@ -88,7 +91,9 @@ def prepare(
     resolved = reuse
     if resolved is None:
         extra = [*materialized.compile_args, *index_args]
-        body = _resolve(materialized.path, target, workdir, engine, cwd=cwd, extra=extra, sdists=sdists)
+        body = _resolve(
+            materialized.path, target, workdir, engine, cwd=cwd, extra=extra, sdists=sdists, environ=environ
+        )
         output = workdir / "requirements.lock.txt"
         output.write_text(body, encoding="utf-8")
         poetry_hashes(output, workdir)
@@ -112,6 +117,32 @@ def prepare(
 _MAX_ATTEMPTS = 16
 
 
+def _unloadable_releases(
+    name: str, target: Target, args: Sequence[str], environ: Mapping[str, str]
+) -> set[str]:
+    """Every release of ``name`` the index lists whose wheels the resolution's
+    platform level admits but none of which loads on ``target`` (empty when the
+    index cannot tell: then releases are excluded one per resolution)."""
+    from dataclasses import replace as changed
+
+    from lambdapack.python import index, pins
+    from lambdapack.python.target import supported_tags
+
+    urls = index.index_urls(args, environ)
+    files = index.project_files(name, urls, environ) if urls else None
+    if not files:
+        return set()
+    wide = changed(target, runtime=changed(target.runtime, glibc=pins.resolution_glibc(target)))
+    return index.releases_without(files, wanted=supported_tags(target), selectable=supported_tags(wide))
+
+
+def _file_options(requirements: Path) -> list[str]:
+    """The index options written in a requirements file (none for pyproject.toml)."""
+    if requirements.name == "pyproject.toml":
+        return []
+    return _option_args(logical_lines(requirements.read_text("utf-8")), requirements.parent)
+
+
 def _resolve(
     requirements: Path,
     target: Target,
@@ -121,6 +152,7 @@ def _resolve(
     cwd: Path,
     extra: Sequence[str],
     sdists: str,
+    environ: Mapping[str, str],
 ) -> str:
     """Resolve with uv at :func:`~lambdapack.python.pins.resolution_platform`
     and choose each pin's file for the target's exact glibc ceiling (the lock
@@ -170,7 +202,10 @@ def _resolve(
             return pins.render(choice.pins)
         for release in choice.unloadable:
             name = canonicalize_name(release.name)
-            excluded.setdefault(name, set()).add(release.version)
+            versions = _unloadable_releases(
+                release.name, target, [*extra, *_file_options(requirements)], environ
+            )
+            excluded.setdefault(name, set()).update({release.version, *versions})
             unloadable.setdefault(name, f"{release.name}=={release.version}")
     labels = ", ".join(f"{r.name}=={r.version}" for r in choice.unloadable)
     raise ResolveError(
@@ -179,7 +214,14 @@ def _resolve(
 
 
 def choose_files(
-    lock: Lock, target: Target, engine: Engine, *, cwd: Path, sdists: str, index_args: Sequence[str] = ()
+    lock: Lock,
+    target: Target,
+    engine: Engine,
+    *,
+    cwd: Path,
+    sdists: str,
+    index_args: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
 ) -> Lock:
     """A user's hashed requirements file whose pins have no wheel within uv's
     platform level (an sdist, or only wheels up to the exact ceiling), with each
@@ -187,6 +229,7 @@ def choose_files(
     must be one the user's file lists a hash of."""
     from lambdapack.python import pins
 
+    environ = os.environ if environ is None else environ
     workdir = lock.path.parent / "chosen"
     workdir.mkdir(parents=True, exist_ok=True)
     hashed: dict[str, set[str]] = {}
@@ -195,7 +238,9 @@ def choose_files(
         if found:
             key = re.sub(r"[-_.]+", "-", found.group(1)).lower()
             hashed[key] = set(re.findall(r"--hash=sha256:([0-9a-f]{64})", line))
-    body = _resolve(lock.path, target, workdir, engine, cwd=cwd, extra=index_args, sdists=sdists)
+    body = _resolve(
+        lock.path, target, workdir, engine, cwd=cwd, extra=index_args, sdists=sdists, environ=environ
+    )
     for pin in pins.parse(body):
         if pin.sha256 not in hashed.get(pin.name, set()):
             raise ResolveError(
@@ -231,14 +276,18 @@ _INDEX_OPTIONS = (
 def index_options(lock: Lock) -> list[str]:
     """The index options of a lock's install input (the requirements file's own
     ``--index-url URL`` … lines, paths made absolute) as arguments."""
+    return _option_args(logical_lines(lock.path.read_text("utf-8")), lock.path.parent)
+
+
+def _option_args(lines: Sequence[str], base: Path) -> list[str]:
+    """The index option lines among ``lines`` as arguments (relative paths from ``base``)."""
     import shlex
 
-    lines = logical_lines(lock.path.read_text("utf-8"))
-    options = [_absolute_option(line, lock.path.parent) for line in lines if _is_index_option(line)]
     args: list[str] = []
-    for line in options:
-        first, *rest = shlex.split(line)
-        args += [*first.split("=", 1), *rest] if first.startswith("--") else [first, *rest]
+    for line in lines:
+        if _is_index_option(line):
+            first, *rest = shlex.split(_absolute_option(line, base))
+            args += [*first.split("=", 1), *rest] if first.startswith("--") else [first, *rest]
     return args
 
 

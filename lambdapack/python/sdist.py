@@ -39,6 +39,7 @@ from lambdapack.atomic import exclusive_lock
 from lambdapack.errors import ContainerError, InstallError, redact, tool_details
 from lambdapack.python import pins
 from lambdapack.python.engine import Engine
+from lambdapack.python.index import credentials
 from lambdapack.python.target import python_version
 from lambdapack.runtimes import Target
 
@@ -375,7 +376,7 @@ def fetch(
             context = ssl.create_default_context(
                 cafile=environ.get("SSL_CERT_FILE") or environ.get("PIP_CERT") or None
             )
-            headers = {"User-Agent": "lambdapack", **_credentials(parts.hostname, index)}
+            headers = {"User-Agent": "lambdapack", **credentials(parts.hostname, index)}
             request = urllib.request.Request(url, headers=headers)
             with (
                 urllib.request.urlopen(request, timeout=120, context=context) as response,
@@ -406,18 +407,6 @@ def fetch(
         )
     tmp.replace(dest)
     return dest
-
-
-def _credentials(host: str | None, index: Sequence[str]) -> dict[str, str]:
-    """An Authorization header for ``host`` from an index URL with ``user:password@`` in it."""
-    import base64
-
-    for value in index:
-        found = urlsplit(value)
-        if found.scheme in ("http", "https") and found.hostname == host and found.username:
-            token = f"{unquote(found.username)}:{unquote(found.password or '')}".encode()
-            return {"Authorization": "Basic " + base64.b64encode(token).decode()}
-    return {}
 
 
 def _unpack(sdist: Path, into: Path) -> Path:
