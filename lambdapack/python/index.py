@@ -100,6 +100,11 @@ def releases_without(files: Iterable[str], *, wanted: frozenset[Tag], selectable
     return selected - loading
 
 
+def ssl_context(environ: Mapping[str, str]) -> ssl.SSLContext:
+    """TLS as uv and pip are configured here (``SSL_CERT_FILE``, else ``PIP_CERT``)."""
+    return ssl.create_default_context(cafile=environ.get("SSL_CERT_FILE") or environ.get("PIP_CERT") or None)
+
+
 def credentials(host: str | None, urls: Iterable[str]) -> dict[str, str]:
     """An Authorization header for ``host`` from an index URL with ``user:password@`` in it."""
     for value in urls:
@@ -120,9 +125,7 @@ def _read(page: str, environ: Mapping[str, str], urls: Sequence[str]) -> list[st
         text = index.read_text("utf-8") if index.is_file() else ""
         return _anchors(text, page) if text else [p.name for p in directory.iterdir()]
     clean = parts._replace(netloc=parts.hostname or "").geturl() if parts.username else page
-    context = ssl.create_default_context(
-        cafile=environ.get("SSL_CERT_FILE") or environ.get("PIP_CERT") or None
-    )
+    context = ssl_context(environ)
     headers = {"Accept": _ACCEPT, "User-Agent": "lambdapack", **credentials(parts.hostname, [page, *urls])}
     request = urllib.request.Request(clean, headers=headers)
     with urllib.request.urlopen(request, timeout=30, context=context) as response:

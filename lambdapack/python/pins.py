@@ -200,9 +200,7 @@ def _joined(text: str) -> list[str]:
     buffer = ""
     for raw in text.splitlines():
         stripped = raw.strip()
-        if stripped.startswith("#") and not buffer:
-            continue
-        if stripped.startswith("#"):  # a comment between continuation lines (uv's "# via")
+        if stripped.startswith("#"):  # whole-line comments, also between continuation lines (uv's "# via")
             continue
         if stripped.endswith("\\"):
             buffer += stripped[:-1] + " "

@@ -23,7 +23,6 @@ import json
 import os
 import re
 import shutil
-import ssl
 import sys
 import tarfile
 import tempfile
@@ -39,7 +38,7 @@ from lambdapack.atomic import exclusive_lock
 from lambdapack.errors import ContainerError, InstallError, redact, tool_details
 from lambdapack.python import pins
 from lambdapack.python.engine import Engine
-from lambdapack.python.index import credentials
+from lambdapack.python.index import credentials, ssl_context
 from lambdapack.python.target import python_version
 from lambdapack.runtimes import Target
 
@@ -373,9 +372,7 @@ def fetch(
     tmp = dest.with_name(dest.name + ".part")
     try:
         if parts.scheme in ("http", "https"):
-            context = ssl.create_default_context(
-                cafile=environ.get("SSL_CERT_FILE") or environ.get("PIP_CERT") or None
-            )
+            context = ssl_context(environ)
             headers = {"User-Agent": "lambdapack", **credentials(parts.hostname, index)}
             request = urllib.request.Request(url, headers=headers)
             with (
