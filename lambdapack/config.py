@@ -14,7 +14,7 @@ import difflib
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,12 +44,28 @@ _SHARED_KEYS = (
     "sdists",
     "build_image",
     "container_network",
+    "bytecode",
+    "bytecode_interpreter",
+    "slim",
 )
-_TOP_KEYS = (*_SHARED_KEYS, "output", "functions")
-_FUNCTION_KEYS = ("source", "handler", *_SHARED_KEYS)
+_TOP_KEYS = (*_SHARED_KEYS, "output", "functions", "layers")
+_FUNCTION_KEYS = ("source", "handler", "layers", "layer_overrides", *_SHARED_KEYS)
+#: Keys of ``[layers.NAME]`` (with its language's keys, e.g. ``requirements``).
+_LAYER_KEYS = (
+    "source",
+    "runtimes",
+    "architecture",
+    "architectures",
+    *(k for k in _SHARED_KEYS if k not in ("runtime", "architecture")),
+)
 #: The values of ``sdists``: which packages without a loading binary are built from source, and where.
 SDIST_POLICIES = ("never", "pure", "container")
 DEFAULT_SDISTS = "pure"
+#: What ``bytecode`` asks for: nothing, ``.pyc`` beside every ``.py`` (true), or
+#: dependencies as sourceless ``.pyc`` ("only"); docs/bytecode.md.
+BYTECODE_MODES = ("none", "pyc", "only")
+#: Lambda's limit of layers per function.
+MAX_LAYERS = 5
 #: The longest function name: NAME.zip and its temporary file must fit a 255-byte file name.
 MAX_NAME = 200
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -76,7 +92,8 @@ class FunctionSpec:
     """One function to build, fully resolved: absolute paths, known target."""
 
     name: str
-    source: Path
+    #: The own code's directory (None: a layer of dependencies only).
+    source: Path | None
     handler: str
     target: Target
     exclude: tuple[str, ...] = ()
@@ -92,32 +109,80 @@ class FunctionSpec:
     build_image: str | None = None
     #: Whether source builds in a container may reach the network (default: they get their inputs).
     container_network: bool = False
+    #: Target bytecode: "none", "pyc" (``bytecode = true``) or "only" (one of BYTECODE_MODES).
+    bytecode: str = "none"
+    #: An interpreter of the target's Python to compile with when none is found otherwise.
+    bytecode_interpreter: Path | None = None
+    #: What is removed from the installed dependencies (lambdapack.slim.OPTIONS).
+    slim: tuple[str, ...] = ()
+    #: Set for a layer's artifact: which layer it is and what it serves (None: a function).
+    layer: LayerRole | None = None
+    #: The layer artifacts a function uses (their names), in the order Lambda stacks them.
+    layers: tuple[str, ...] = ()
+    #: Distributions the function ships in its own version although a layer has another.
+    layer_overrides: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return "layer" if self.layer is not None else "function"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LayerRole:
+    """What makes a build unit a layer's artifact: the ``[layers.NAME]`` it
+    comes from and the runtimes and architectures it is compatible with."""
+
+    name: str
+    runtimes: tuple[str, ...]
+    architectures: tuple[str, ...]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Project:
-    """A project: its root, where outputs go, and its functions by name."""
+    """A project: its root, where outputs go, its functions and its layers'
+    artifacts by name."""
 
     root: Path
     output: Path
     config_file: Path | None = None
     functions: Mapping[str, FunctionSpec] = field(default_factory=dict)
+    #: Every layer artifact by its name (a layer serving several Python versions has one each).
+    layers: Mapping[str, FunctionSpec] = field(default_factory=dict)
 
     def select(self, names: Sequence[str]) -> tuple[FunctionSpec, ...]:
         """The named functions (all when ``names`` is empty), in name order."""
+        return tuple(s for s in self.select_units(names) if s.layer is None)
+
+    def select_units(self, names: Sequence[str]) -> tuple[FunctionSpec, ...]:
+        """What ``build NAMES`` builds: the named functions and layers (a layer's
+        name means all its artifacts) and the layers they use; everything when
+        ``names`` is empty. Layers first, then functions, each in name order."""
         if not names:
-            return tuple(self.functions[n] for n in sorted(self.functions))
-        unknown = [n for n in names if n not in self.functions]
+            return (*(self.layers[n] for n in sorted(self.layers)), *self._functions(self.functions))
+        by_layer: dict[str, list[str]] = {}
+        for artifact, spec in self.layers.items():
+            assert spec.layer is not None
+            by_layer.setdefault(spec.layer.name, []).append(artifact)
+        known = {*self.functions, *self.layers, *by_layer}
+        unknown = [n for n in names if n not in known]
         if unknown:
-            known = ", ".join(sorted(self.functions)) or "(none)"
+            listed = ", ".join(sorted(self.functions)) or "(none)"
+            layers = f"; layers: {', '.join(sorted(by_layer))}" if by_layer else ""
             raise ConfigError(
                 [
-                    f"unknown function {n!r}{_suggest(n, self.functions)}; "
-                    f"functions in {self._where()}: {known}"
+                    f"unknown function {n!r}{_suggest(n, known)}; "
+                    f"functions in {self._where()}: {listed}{layers}"
                     for n in unknown
                 ]
             )
-        return tuple(self.functions[n] for n in sorted(set(names)))
+        functions = {n: self.functions[n] for n in names if n in self.functions}
+        wanted = {a for n in names for a in (by_layer.get(n, [n] if n in self.layers else []))}
+        wanted.update(a for spec in functions.values() for a in spec.layers)
+        return (*(self.layers[n] for n in sorted(wanted)), *self._functions(functions))
+
+    @staticmethod
+    def _functions(functions: Mapping[str, FunctionSpec]) -> tuple[FunctionSpec, ...]:
+        return tuple(functions[n] for n in sorted(functions))
 
     def _where(self) -> str:
         return str(self.config_file) if self.config_file else "the command line"
@@ -240,12 +305,7 @@ def load_project(config_file: Path, overrides: Overrides = Overrides()) -> Proje
     defaults = {
         "runtime": reader.string(table, "runtime", ""),
         "architecture": reader.string(table, "architecture", ""),
-        "exclude": reader.strings(table, "exclude", ""),
-        "include": reader.strings(table, "include", ""),
-        "dependency_exclude": reader.strings(table, "dependency_exclude", ""),
-        "sdists": _sdists(reader, table, ""),
-        "build_image": reader.string(table, "build_image", ""),
-        "container_network": reader.flag(table, "container_network", ""),
+        **_options(reader, table, "", {}),
     }
     for language in ecosystem.languages():  # the top-level language keys, checked once
         ecosystem.config(language).check_defaults(reader, table)
@@ -261,12 +321,15 @@ def load_project(config_file: Path, overrides: Overrides = Overrides()) -> Proje
             spec = _function(name, raw, table, defaults, reader)
             if spec is not None:
                 specs[name] = spec
+    layers = _layers(table, defaults, reader, specs)
+    functions = {name: _with_layers(spec, layers, reader) for name, spec in specs.items()}
     reader.raise_if_any()
     return Project(
         root=root,
         output=(root / output_value).resolve(),
         config_file=config_file,
-        functions=specs,
+        functions=functions,
+        layers={artifact: spec for variants in layers.values() for artifact, spec in variants.items()},
     )
 
 
@@ -381,16 +444,9 @@ def _function(
         reader.add(join(key, "handler"), problem)
         handler = None
 
-    exclude = (*defaults.get("exclude", ()), *reader.strings(raw, "exclude", key))
-    include = (*defaults.get("include", ()), *reader.strings(raw, "include", key))
-    dependency_exclude = (
-        *defaults.get("dependency_exclude", ()),
-        *reader.strings(raw, "dependency_exclude", key),
-    )
-    sdists = _sdists(reader, raw, key) or defaults.get("sdists") or DEFAULT_SDISTS
-    build_image = reader.string(raw, "build_image", key) or defaults.get("build_image") or None
-    network = reader.flag(raw, "container_network", key)
-    container_network = bool(defaults.get("container_network") if network is None else network)
+    options = _options(reader, raw, key, defaults, language=language)
+    layers = reader.strings(raw, "layers", key, "layer names")
+    layer_overrides = reader.strings(raw, "layer_overrides", key, "distribution names")
     dependencies = None
     if language is not None:  # every key is read, so every problem is reported at once
         dependencies = ecosystem.config(language).read_config(reader, raw, top, key, source)
@@ -401,14 +457,246 @@ def _function(
         source=source,
         handler=handler,
         target=target(runtime, architecture),
-        exclude=exclude,
-        include=include,
-        dependency_exclude=dependency_exclude,
         dependencies=dependencies,
-        sdists=sdists,
-        build_image=build_image,
-        container_network=container_network,
+        layers=layers,
+        layer_overrides=layer_overrides,
+        **options,
     )
+
+
+def _options(
+    reader: KeyReader,
+    raw: Mapping[str, object],
+    key: str,
+    defaults: Mapping[str, Any],
+    *,
+    language: str | None = None,
+) -> dict[str, Any]:
+    """The keys functions and layers share (patterns, source builds,
+    bytecode, slimming), over the top-level ``defaults``."""
+    network = reader.flag(raw, "container_network", key)
+    interpreter = reader.string(raw, "bytecode_interpreter", key)
+    bytecode = _bytecode(reader, raw, key)
+    if bytecode is None:
+        bytecode = defaults.get("bytecode") or "none"
+    elif bytecode != "none" and language is not None and language != "python":
+        reader.add(join(key, "bytecode"), "only Python functions and layers are compiled to bytecode")
+    slim = _slim(reader, raw, key)
+    return {
+        "exclude": (*defaults.get("exclude", ()), *reader.strings(raw, "exclude", key)),
+        "include": (*defaults.get("include", ()), *reader.strings(raw, "include", key)),
+        "dependency_exclude": (
+            *defaults.get("dependency_exclude", ()),
+            *reader.strings(raw, "dependency_exclude", key),
+        ),
+        "sdists": _sdists(reader, raw, key) or defaults.get("sdists") or DEFAULT_SDISTS,
+        "build_image": reader.string(raw, "build_image", key) or defaults.get("build_image") or None,
+        "container_network": bool(defaults.get("container_network") if network is None else network),
+        "bytecode": bytecode,
+        "bytecode_interpreter": (
+            (reader.root / interpreter).resolve() if interpreter else defaults.get("bytecode_interpreter")
+        ),
+        "slim": defaults.get("slim", ()) if slim is None else slim,
+    }
+
+
+def _bytecode(reader: KeyReader, table: Mapping[str, object], key: str) -> str | None:
+    """``bytecode = true | false | "only"`` as one of BYTECODE_MODES (None: not set)."""
+    value = table.get("bytecode")
+    if value is None:
+        return None
+    if value is True or value is False:
+        return "pyc" if value else "none"
+    if value == "only":
+        return "only"
+    reader.add(join(key, "bytecode"), f'must be true, false or "only", not {value!r}')
+    return None
+
+
+def _slim(reader: KeyReader, table: Mapping[str, object], key: str) -> tuple[str, ...] | None:
+    if table.get("slim") is None:
+        return None
+    from lambdapack.slim import OPTIONS
+
+    values = reader.strings(table, "slim", key, "slimming options")
+    unknown = [v for v in values if v not in OPTIONS]
+    for value in unknown:
+        choices = ", ".join(f'"{o}"' for o in OPTIONS)
+        reader.add(
+            join(key, "slim"),
+            f"{value!r} is not a slimming option{_suggest(value, OPTIONS)}; options: {choices}",
+        )
+    return tuple(sorted(set(values), key=OPTIONS.index)) if not unknown else None
+
+
+def _layers(
+    table: Mapping[str, object],
+    defaults: Mapping[str, Any],
+    reader: KeyReader,
+    functions: Mapping[str, FunctionSpec],
+) -> dict[str, dict[str, FunctionSpec]]:
+    """Every ``[layers.NAME]``: its artifacts by name (one per Python version
+    and architecture it serves; one per architecture for Node.js)."""
+    layers_table = table.get("layers", {})
+    if not isinstance(layers_table, dict):
+        reader.add("layers", "must be a table of layers ([layers.NAME])")
+        return {}
+    found: dict[str, dict[str, FunctionSpec]] = {}
+    for name, raw in layers_table.items():
+        variants = _layer(name, raw, table, defaults, reader)
+        for artifact in variants:
+            if artifact in functions:
+                reader.add(
+                    f"layers.{name}", f"{artifact}.zip would also be function {artifact!r}'s zip; rename one"
+                )
+        found[name] = variants
+    return found
+
+
+def _layer(
+    name: str,
+    raw: object,
+    top: Mapping[str, object],
+    defaults: Mapping[str, Any],
+    reader: KeyReader,
+) -> dict[str, FunctionSpec]:
+    key = f"layers.{name}"
+    if not _NAME_RE.match(name) or len(name) > MAX_NAME:
+        reader.add(key, f"layer names may hold only letters, digits, '.', '_' and '-' (at most {MAX_NAME})")
+    if not isinstance(raw, dict):
+        reader.add(key, "must be a table")
+        return {}
+    count = reader.count
+    overrides = reader.overrides
+    runtimes = reader.strings(raw, "runtimes", key, "runtime names")
+    if overrides.runtime:
+        runtimes = (overrides.runtime,)
+    elif not runtimes and isinstance(defaults.get("runtime"), str):
+        runtimes = (defaults["runtime"],)
+    if not runtimes:
+        reader.add(join(key, "runtimes"), f"missing; list the runtimes it serves ({_supported(RUNTIMES)})")
+    for runtime in runtimes:
+        if runtime not in RUNTIMES:
+            reader.add(join(key, "runtimes"), _not_supported("runtime", runtime, RUNTIMES))
+    known = [r for r in runtimes if r in RUNTIMES]
+    languages = sorted({RUNTIMES[r].language for r in known})
+    if len(languages) > 1:
+        reader.add(
+            join(key, "runtimes"), f"mixes languages ({', '.join(languages)}); make one layer per language"
+        )
+    language = languages[0] if len(languages) == 1 else None
+    architectures = _layer_architectures(raw, key, defaults, reader)
+    language_keys = _keys_of(language)[1] if language else ()
+    reader.unknown_keys(raw, (*_LAYER_KEYS, *language_keys), key)
+    source: Path | None = None
+    source_value = reader.string(raw, "source", key)
+    if source_value:
+        source = (reader.root / source_value).resolve()
+        if not source.is_dir():
+            reader.add(join(key, "source"), f"directory {source_value!r} does not exist")
+            source = None
+    options = _options(reader, raw, key, defaults, language=language)
+    dependencies = None
+    if language is not None:
+        dependencies = ecosystem.config(language).read_config(reader, raw, top, key, source)
+        if dependencies is None and source is None and source_value is None and reader.count == count:
+            reader.add(
+                key, "has neither dependencies nor source; give requirements (or package_json) or source"
+            )
+    if reader.count != count or language is None or not architectures:
+        return {}
+    # One artifact per Python version (its wheels differ) or per Node.js layer (one
+    # node_modules serves every Node.js version), and per architecture.
+    groups = [(r,) for r in known] if language == "python" else [tuple(known)]
+    variants: dict[str, FunctionSpec] = {}
+    for group in groups:
+        for architecture in architectures:
+            parts = [name]
+            if len(groups) > 1:
+                parts.append(group[0])
+            if len(architectures) > 1:
+                parts.append(architecture)
+            artifact = "-".join(parts)
+            variants[artifact] = FunctionSpec(
+                name=artifact,
+                source=source,
+                handler="",
+                target=target(group[0], architecture),
+                dependencies=dependencies,
+                layer=LayerRole(name=name, runtimes=group, architectures=(architecture,)),
+                **options,
+            )
+    return variants
+
+
+def _layer_architectures(
+    raw: Mapping[str, object], key: str, defaults: Mapping[str, Any], reader: KeyReader
+) -> tuple[str, ...]:
+    if reader.overrides.architecture:
+        return (reader.overrides.architecture,)
+    if raw.get("architecture") is not None and raw.get("architectures") is not None:
+        reader.add(join(key, "architectures"), "give architecture or architectures, not both")
+        return ()
+    one = reader.string(raw, "architecture", key)
+    values = (one,) if one else reader.strings(raw, "architectures", key, "architecture names")
+    if not values and isinstance(defaults.get("architecture"), str):
+        values = (defaults["architecture"],)
+    if not values:
+        reader.add(
+            join(key, "architecture"),
+            f"missing; set it here or at the top level ({_supported(ARCHITECTURES)})",
+        )
+        return ()
+    bad = [v for v in values if v not in ARCHITECTURES]
+    for value in bad:
+        reader.add(join(key, "architecture"), _not_supported("architecture", value, ARCHITECTURES))
+    return () if bad else tuple(dict.fromkeys(values))
+
+
+def _with_layers(
+    spec: FunctionSpec, layers: Mapping[str, Mapping[str, FunctionSpec]], reader: KeyReader
+) -> FunctionSpec:
+    """The function with its ``layers`` named by the artifacts that serve its target."""
+    if not spec.layers:
+        return spec
+    key = join(f"functions.{spec.name}", "layers")
+    if len(spec.layers) > MAX_LAYERS:
+        reader.add(key, f"{len(spec.layers)} layers; Lambda allows at most {MAX_LAYERS} per function")
+    artifacts: list[str] = []
+    for name in spec.layers:
+        variants = layers.get(name)
+        if variants is None:
+            known = ", ".join(sorted(layers)) or "(none: add a [layers.NAME] table)"
+            reader.add(key, f"unknown layer {name!r}{_suggest(name, layers)}; layers: {known}")
+            continue
+        serving = [
+            artifact
+            for artifact, layer in variants.items()
+            if layer.layer is not None
+            and spec.target.runtime.name in layer.layer.runtimes
+            and spec.target.architecture.name in layer.layer.architectures
+        ]
+        if not serving:
+            if variants:  # (a layer with problems has none, and they were reported)
+                served = sorted(
+                    {
+                        f"{r} {a}"
+                        for v in variants.values()
+                        if v.layer
+                        for r in v.layer.runtimes
+                        for a in v.layer.architectures
+                    }
+                )
+                reader.add(
+                    key,
+                    f"layer {name!r} does not serve {spec.target.describe()} "
+                    f"(it serves {', '.join(served)}); add them to layers.{name}.runtimes / architecture",
+                )
+            continue
+        artifacts.append(serving[0])
+    if len(set(spec.layers)) != len(spec.layers):
+        reader.add(key, "lists a layer twice")
+    return replace(spec, layers=tuple(artifacts))
 
 
 def _sdists(reader: KeyReader, table: Mapping[str, object], key: str) -> str | None:

@@ -4,7 +4,7 @@ the cache or installed now, with its per-file check results."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from lambdapack.atomic import exclusive_lock
@@ -28,6 +28,7 @@ def dependencies(
     report: Callable[[str], None],
     warnings: list[Finding] | None = None,
     check: bool = True,
+    environ: Mapping[str, str] | None = None,
 ) -> DependencySet | None:
     """The function's dependencies as zip entries, from the cache when this
     lock was installed for this target before; None when there are none.
@@ -66,12 +67,34 @@ def dependencies(
     def install_into(site: Path) -> None:
         report("installing")
         notes.extend(ecosystem.install(spec, resolved, site, root))
+        if spec.slim:
+            notes.extend(_slim(spec, site, environ))
+        notes.extend(ecosystem.finish_dependencies(spec, site))
 
     def finish(made: DependencySet) -> None:
         if check:  # checked once, by the build that made the set
             dependency_findings(made, spec, ecosystem, notes=notes)
 
     return cache.dependencies(plan.deps_key(resolved.pins), install_into, finish)
+
+
+def _slim(spec: FunctionSpec, site: Path, environ: Mapping[str, str] | None) -> list[Finding]:
+    """Slim the installed tree (lambdapack.slim); a note of what it saved."""
+    from lambdapack.slim import slim_tree
+
+    made = slim_tree(
+        site, spec.slim, language=spec.target.language, target=spec.target, environ=environ or {}
+    )
+    if not made.savings:
+        return []
+    parts = ", ".join(f"{s.option} {s.bytes:,}" for s in made.savings)
+    return [
+        Finding(
+            severity="info",
+            check="slim",
+            message=f"slimming saved {made.bytes:,} bytes unzipped in {made.files:,} file(s) ({parts})",
+        )
+    ]
 
 
 def dependency_findings(

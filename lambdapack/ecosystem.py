@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from lambdapack.archive import ArchiveEntry
     from lambdapack.config import FunctionSpec, KeyReader
     from lambdapack.contents import Distribution, Package, PackageFile
     from lambdapack.runtimes import Target
@@ -125,6 +126,9 @@ class Ecosystem(Protocol):
     #: Source files left out unless an ``include`` pattern brings them back
     #: (on top of the common ones in lambdapack.sources).
     default_excludes: tuple[str, ...]
+    #: Where a layer's own files and its installed dependencies go in its zip
+    #: (under ``/opt``, where the runtime looks).
+    layer_roots: tuple[str, str]
 
     def plan(self, spec: FunctionSpec, root: Path) -> DependencyPlan | None:
         """The inputs that decide ``spec``'s dependencies (None: it has none).
@@ -167,6 +171,22 @@ class Ecosystem(Protocol):
         with the installed set's check results."""
         ...
 
+    def package_tools(self, spec: FunctionSpec) -> Mapping[str, str]:
+        """Versions of the tools that finish ``spec``'s package (a bytecode
+        compiler …): part of its plan. Cheap: it runs on every build."""
+        ...
+
+    def finish_dependencies(self, spec: FunctionSpec, site: Path) -> Sequence[Finding]:
+        """Finish an installed dependency tree in place before it is cached
+        (compile bytecode …); returns notes kept with the set."""
+        ...
+
+    def compile_sources(
+        self, spec: FunctionSpec, own: Sequence[ArchiveEntry], cache_root: Path
+    ) -> tuple[list[ArchiveEntry], list[Finding]]:
+        """The entries compiled from the function's own files (bytecode), and warnings."""
+        ...
+
     def dependency_warnings(self, spec: FunctionSpec) -> Iterable[Finding]:
         """Warnings about the installed set that follow from the config alone."""
         ...
@@ -181,8 +201,11 @@ class Ecosystem(Protocol):
         """The language's per-file checks (ABI of extension modules, …)."""
         ...
 
-    def handler_findings(self, package: Package, handler: str) -> Iterable[Finding]:
-        """Whether the handler exists where the runtime will look for it."""
+    def handler_findings(
+        self, package: Package, handler: str, provided: frozenset[str] = frozenset()
+    ) -> Iterable[Finding]:
+        """Whether the handler exists where the runtime will look for it (and what
+        it imports; ``provided``: the files the function's layers add to the path)."""
         ...
 
     def engine_versions(self) -> Mapping[str, str]:

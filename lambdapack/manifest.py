@@ -5,7 +5,14 @@ Format (version 1)::
 
     {"version": 1, "artifacts": {"api": {"path": "dist/api.zip",
       "code_sha256": "…", "sha256": "…", "size": 123, "runtime": "python3.12",
-      "architecture": "arm64", "handler": "app.lambda_handler"}}}
+      "architecture": "arm64", "handler": "app.lambda_handler",
+      "layers": ["common"]}},
+     "layers": {"common": {"path": "dist/common.zip", "code_sha256": "…",
+      "sha256": "…", "size": 456, "layer": "common",
+      "compatible_runtimes": ["python3.12"], "compatible_architectures": ["arm64"]}}}
+
+A function's ``layers`` and the ``layers`` section appear only when a project
+has layers, so readers of the first version find ``artifacts`` as before.
 
 Paths are POSIX and relative to the project root.
 """
@@ -44,17 +51,86 @@ class Artifact:
     handler: str
     #: Warnings found when the package was checked (errors stop the build).
     findings: tuple[Finding, ...] = ()
+    #: A function's layers (their artifacts' names, in order).
+    layers: tuple[str, ...] = ()
+    #: Set for a layer's artifact: its ``[layers.NAME]`` and what it is compatible with.
+    layer: str | None = None
+    compatible_runtimes: tuple[str, ...] = ()
+    compatible_architectures: tuple[str, ...] = ()
+    #: The bytes of its files unzipped (what counts against Lambda's 262,144,000-byte limit).
+    unzipped: int = 0
+    #: The distributions it ships, as (name, version) (a layer's, for the functions using it).
+    distributions: tuple[tuple[str, str], ...] = ()
+    #: A layer's top-level entries on the path ("requests/", "six.py"), for its functions' import check.
+    provides: tuple[str, ...] = ()
+
+    @property
+    def is_layer(self) -> bool:
+        return self.layer is not None
 
     def to_json(self, project_root: Path) -> dict[str, object]:
-        return {
+        """The artifact's manifest entry (a layer's goes to the manifest's ``layers``)."""
+        common: dict[str, object] = {
             "path": _relative(self.path, project_root),
             "code_sha256": self.code_sha256,
             "sha256": self.sha256,
             "size": self.size,
+        }
+        if self.layer is not None:
+            return {
+                **common,
+                "layer": self.layer,
+                "compatible_runtimes": list(self.compatible_runtimes),
+                "compatible_architectures": list(self.compatible_architectures),
+            }
+        entry = {
+            **common,
             "runtime": self.runtime,
             "architecture": self.architecture,
             "handler": self.handler,
         }
+        if self.layers:
+            entry["layers"] = list(self.layers)
+        return entry
+
+    def to_record(self, project_root: Path) -> dict[str, object]:
+        """What the build state keeps to report the artifact again without rebuilding it."""
+        return {
+            **self.to_json(project_root),
+            "runtime": self.runtime,
+            "architecture": self.architecture,
+            "handler": self.handler,
+            "findings": [f.to_json() for f in self.findings],
+            "unzipped": self.unzipped,
+            "distributions": [list(d) for d in self.distributions],
+            "provides": list(self.provides),
+        }
+
+    @classmethod
+    def from_record(cls, name: str, path: Path, entry: Mapping[str, Any]) -> Artifact:
+        findings: tuple[Finding, ...] = ()
+        if entry.get("findings"):
+            from .verify import Finding
+
+            findings = tuple(Finding.from_json(f) for f in entry["findings"])
+        return cls(
+            name=name,
+            path=path,
+            code_sha256=str(entry["code_sha256"]),
+            sha256=str(entry["sha256"]),
+            size=int(entry["size"]),
+            runtime=str(entry["runtime"]),
+            architecture=str(entry["architecture"]),
+            handler=str(entry["handler"]),
+            findings=findings,
+            layers=tuple(entry.get("layers", ())),
+            layer=entry.get("layer"),
+            compatible_runtimes=tuple(entry.get("compatible_runtimes", ())),
+            compatible_architectures=tuple(entry.get("compatible_architectures", ())),
+            unzipped=int(entry.get("unzipped", 0)),
+            distributions=tuple((str(n), str(v)) for n, v in entry.get("distributions", ())),
+            provides=tuple(entry.get("provides", ())),
+        )
 
 
 def manifest_path(output: Path) -> Path:
@@ -67,10 +143,10 @@ def update(output: Path, project_root: Path, artifacts: Iterable[Artifact]) -> d
     output.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(output / LOCK_NAME):
         document = read(path)
-        entries = dict(document["artifacts"])
+        sections = _sections(document)
         for artifact in artifacts:
-            entries[artifact.name] = artifact.to_json(project_root)
-        new = {"version": MANIFEST_VERSION, "artifacts": dict(sorted(entries.items()))}
+            sections[_section(artifact)][artifact.name] = artifact.to_json(project_root)
+        new = _document(sections)
         if new != document or not path.exists():  # unchanged: leave the file and its mtime alone
             write_bytes(path, dumps(new).encode("utf-8"), sync=True)
         document = new
@@ -91,20 +167,43 @@ def publish(
     output.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(output / LOCK_NAME):
         document = read(path)
-        entries = dict(document["artifacts"])
-        replaced = [name for name in pending if name in entries]
+        sections = _sections(document)
+        replaced = [name for name in pending for entries in sections.values() if name in entries]
         if replaced:
-            for name in replaced:
-                del entries[name]
-            interim = {"version": MANIFEST_VERSION, "artifacts": dict(sorted(entries.items()))}
-            write_bytes(path, dumps(interim).encode("utf-8"), sync=True)
+            for entries in sections.values():
+                for name in replaced:
+                    entries.pop(name, None)
+            write_bytes(path, dumps(_document(sections)).encode("utf-8"), sync=True)
         for name, temporary in sorted(pending.items()):
             temporary.replace(output / f"{name}.zip")
         for artifact in artifacts:
-            entries[artifact.name] = artifact.to_json(project_root)
-        new = {"version": MANIFEST_VERSION, "artifacts": dict(sorted(entries.items()))}
+            for section, entries in sections.items():  # a function that became a layer, or back
+                if section != _section(artifact):
+                    entries.pop(artifact.name, None)
+            sections[_section(artifact)][artifact.name] = artifact.to_json(project_root)
+        new = _document(sections)
         if new != document or replaced or not path.exists():  # unchanged: leave the file alone
             write_bytes(path, dumps(new).encode("utf-8"), sync=True)
+    return new
+
+
+def _section(artifact: Artifact) -> str:
+    return "layers" if artifact.is_layer else "artifacts"
+
+
+def _sections(document: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {"artifacts": dict(document["artifacts"]), "layers": dict(document.get("layers", {}))}
+
+
+def _document(sections: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The manifest of these entries; ``layers`` only when there are any (a
+    project without layers keeps the manifest of version 1 as it was)."""
+    new: dict[str, Any] = {
+        "version": MANIFEST_VERSION,
+        "artifacts": dict(sorted(sections["artifacts"].items())),
+    }
+    if sections["layers"]:
+        new["layers"] = dict(sorted(sections["layers"].items()))
     return new
 
 
@@ -124,6 +223,8 @@ def read(path: Path) -> dict[str, Any]:
         )
     if not isinstance(data.get("artifacts"), dict):
         raise BuildError(f"{path}: 'artifacts' must be an object; delete it to start afresh")
+    if not isinstance(data.get("layers", {}), dict):
+        raise BuildError(f"{path}: 'layers' must be an object; delete it to start afresh")
     return data
 
 

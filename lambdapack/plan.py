@@ -110,6 +110,13 @@ class BuildPlan:
                 {
                     "target": self.target.to_json(),
                     "dependency_exclude": self.options.get("dependency_exclude"),
+                    # slimmed and compiled before it is cached; a layer's compiled for /opt/python
+                    **{name: self.options[name] for name in ("slim", "bytecode") if name in self.options},
+                    **(
+                        {"root": "layer" if "layer" in self.options else "function"}
+                        if "bytecode" in self.options
+                        else {}
+                    ),
                     "options": dict(self.dependencies.options),
                     "engines": dict(self.engines),
                 }
@@ -172,22 +179,25 @@ def for_function(
     memos: TreeMemos,
     options: Mapping[str, object],
     skip: Sequence[Path] = (),
+    environ: Mapping[str, str] | None = None,
 ) -> Planned:
     """The plan of ``spec``: its sources (own files and local packages) with
     their content hashes (remembered in ``memos``), its dependency inputs from
     ``ecosystem``, ``options`` and the engines' versions. The one place a
     function's inputs are gathered."""
-    trees = [
-        select(
-            spec.source,
-            project_root=project_root,
-            memos=memos,
-            exclude=spec.exclude,
-            include=spec.include,
-            skip=skip,
-            defaults=ecosystem.default_excludes,
+    trees = []
+    if spec.source is not None:  # (a layer of dependencies only has none)
+        trees.append(
+            select(
+                spec.source,
+                project_root=project_root,
+                memos=memos,
+                exclude=spec.exclude,
+                include=spec.include,
+                skip=skip,
+                defaults=ecosystem.default_excludes,
+            )
         )
-    ]
     for local in ecosystem.local_sources(spec):
         trees.append(
             select(local.path, project_root=project_root, memos=memos, exclude=local.exclude, skip=skip)
@@ -199,14 +209,40 @@ def for_function(
     )
     dependencies = ecosystem.plan(spec, project_root)
     # The language's tools only decide the bytes of functions that have dependencies.
-    tools = ecosystem.engine_versions() if dependencies is not None else {}
+    tools = dict(ecosystem.engine_versions()) if dependencies is not None else {}
+    tools.update(ecosystem.package_tools(spec))
+    if "strip" in spec.slim and dependencies is not None:
+        from lambdapack.slim import strip_tool
+
+        found = strip_tool(spec.target, environ if environ is not None else {})
+        tools["strip"] = found[1] if found else "-"  # none: the build says so
     plan = make(
         function=spec.name,
         target=spec.target,
         handler=spec.handler,
-        options={**options, "dependency_exclude": list(spec.dependency_exclude)},
+        options={**options, **_spec_options(spec)},
         engines={"lambdapack": __version__, **tools},
         sources=sources,
         dependencies=dependencies,
     )
     return Planned(plan=plan, selected=tuple(trees))
+
+
+def _spec_options(spec: FunctionSpec) -> dict[str, object]:
+    """The function's options that change its bytes; those added since plans
+    were first recorded appear only when set, so that older plans stay current."""
+    options: dict[str, object] = {"dependency_exclude": list(spec.dependency_exclude)}
+    if spec.bytecode != "none":
+        options["bytecode"] = spec.bytecode
+    if spec.slim:
+        options["slim"] = list(spec.slim)
+    if spec.layer is not None:
+        role = spec.layer
+        options["layer"] = {
+            "name": role.name,
+            "runtimes": list(role.runtimes),
+            "architectures": list(role.architectures),
+        }
+    if spec.layer_overrides:
+        options["layer_overrides"] = sorted(spec.layer_overrides)
+    return options

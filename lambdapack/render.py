@@ -45,7 +45,11 @@ def summary(artifacts: Sequence[Artifact], *, cwd: Path, verbose: bool = False) 
     rows = [
         (
             a.name,
-            f"{a.runtime} {a.architecture}",
+            (
+                f"layer {','.join(a.compatible_runtimes)} {','.join(a.compatible_architectures)}"
+                if a.is_layer
+                else f"{a.runtime} {a.architecture}"
+            ),
             human_size(a.size),
             os.path.relpath(a.path, cwd),
             a.code_sha256,

@@ -264,7 +264,7 @@ CASES: list[Case] = [
         _nothing,
         ("check", "api", "--runtime", "python3.12"),
         2,
-        "--runtime, --architecture and --handler apply to ZIP files only",
+        "--runtime, --architecture, --handler and --layer apply to ZIP files only",
     ),
     ("terraform query not JSON", _nothing, ("terraform", "@stdin={"), 2, "terraform query: not JSON"),
     (
@@ -272,7 +272,7 @@ CASES: list[Case] = [
         _nothing,
         ("terraform", "@stdin={}"),
         2,
-        "terraform query: 'function' is required",
+        "terraform query: give 'function' or 'layer' (one of them)",
     ),
     # sources and the machine: exit code 1, the path
     (

@@ -104,7 +104,7 @@ def test_usage_errors_exit_2(
         (("check", "fn", "dist/fn.zip"), "give either ZIP files or function names, not both"),
         (
             ("check", "fn", "--runtime", "python3.12"),
-            "--runtime, --architecture and --handler apply to ZIP files",
+            "--runtime, --architecture, --handler and --layer apply to ZIP files",
         ),
         (("lock", "nope"), "unknown function 'nope'"),
     ]:
@@ -224,7 +224,7 @@ def test_output_directory_and_terraform_with_dependencies(tmp_path: Path) -> Non
         "app.handler",
     )
     for bad, message in [
-        ("{}", "'function' is required"),
+        ("{}", "give 'function' or 'layer'"),
         (json.dumps({"function": "fn", "config": "p/fn/app.py"}), "is not the config found for"),
     ]:
         failed = cli("terraform", cwd=tmp_path, stdin=bad)

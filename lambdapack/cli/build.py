@@ -149,7 +149,7 @@ def build(
             _check_outputs(project, list(names), jobs=jobs, quiet=quiet)
             return
         live = not quiet and not verbose and sys.stderr.isatty()
-        display = _Progress([s.name for s in project.select(list(names))], live=live, verbose=verbose)
+        display = _Progress([s.name for s in project.select_units(list(names))], live=live, verbose=verbose)
         try:
             result = run(
                 project,
@@ -203,7 +203,7 @@ def _check_outputs(project: Project, names: list[str], *, jobs: int | None, quie
     drifts = compare(project, names, jobs=jobs)
     stale = {d.name for d in drifts}
     if not quiet:
-        for spec in project.select(names):
+        for spec in project.select_units(names):
             if spec.name not in stale:
                 click.echo(f"{spec.name}: up to date", err=True)
     problems = []

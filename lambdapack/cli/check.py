@@ -19,6 +19,13 @@ from lambdapack.errors import ConfigError, VerifyError
 @click.option("--runtime", help="Target runtime of the ZIPs (default: from the manifest beside them).")
 @click.option("--architecture", help="Target architecture of the ZIPs (default: from the manifest).")
 @click.option("--handler", help="MODULE.FUNCTION to look for in the ZIPs (default: from the manifest).")
+@click.option(
+    "--layer",
+    "layers",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A layer zip the ZIPs run with (repeatable): its files count for imports and size.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON on stdout.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the details of each finding.")
 def check_(
@@ -27,6 +34,7 @@ def check_(
     runtime: str | None,
     architecture: str | None,
     handler: str | None,
+    layers: Sequence[Path],
     as_json: bool,
     verbose: bool,
 ) -> None:
@@ -42,12 +50,15 @@ def check_(
         if zips and names:
             raise ConfigError(["give either ZIP files or function names, not both"])
         if names or not zips:
-            if runtime or architecture or handler:
-                raise ConfigError(["--runtime, --architecture and --handler apply to ZIP files only"])
+            if runtime or architecture or handler or layers:
+                raise ConfigError(
+                    ["--runtime, --architecture, --handler and --layer apply to ZIP files only"]
+                )
             reports = check(project_dir, names)
         else:
             reports = [
-                check_zip(z, runtime=runtime, architecture=architecture, handler=handler) for z in zips
+                check_zip(z, runtime=runtime, architecture=architecture, handler=handler, layers=layers)
+                for z in zips
             ]
         for result in reports:
             for line in render.report(result, verbose=verbose):

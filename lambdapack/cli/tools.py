@@ -21,11 +21,15 @@ from lambdapack.usecases.project import load
 def terraform() -> None:
     """Terraform `external` data source: JSON query on stdin, JSON result on stdout.
 
-    The query is an object of strings: "function" (required), "project_dir"
-    and "config" (optional). The function is built when needed; the result is
-    a flat object of strings: path (relative to the working directory),
-    absolute_path, code_sha256, sha256, size, runtime, architecture, handler.
-    Errors go to stderr with a non-zero exit code, as the protocol expects."""
+    The query is an object of strings: "function" or "layer" (one is
+    required), "project_dir" and "config" (optional). The artifact is built
+    when needed; the result is a flat object of strings: path (relative to the
+    working directory), absolute_path, code_sha256, sha256, size, and for a
+    function runtime, architecture, handler and layers (comma-separated layer
+    artifact names), for a layer's artifact compatible_runtimes and
+    compatible_architectures (comma-separated: Terraform's split(",", …)
+    makes the lists). Errors go to stderr with a non-zero exit code, as the
+    protocol expects."""
     with errors():
         query = _terraform_query(sys.stdin.read())
         start = Path(query.get("config") or query.get("project_dir") or ".")
@@ -33,17 +37,28 @@ def terraform() -> None:
         project = load(config.parent if config else start)
         if config is not None and project.config_file != config.resolve():
             raise ConfigError([f"config: {config} is not the config found for {config.parent}"])
-        (artifact,) = run(project, [query["function"]]).artifacts
+        name = query.get("function") or query["layer"]
+        if "layer" in query and name not in project.layers:
+            known = ", ".join(sorted(project.layers)) or "(none)"
+            raise ConfigError([f"terraform query: no layer artifact {name!r}; layer artifacts: {known}"])
+        if "function" in query and name not in project.functions:
+            project.select([name])  # the message names the known functions
+        artifact = next(a for a in run(project, [name]).artifacts if a.name == name)
         result = {
             "path": os.path.relpath(artifact.path, Path.cwd()),
             "absolute_path": str(artifact.path),
             "code_sha256": artifact.code_sha256,
             "sha256": artifact.sha256,
             "size": str(artifact.size),
-            "runtime": artifact.runtime,
-            "architecture": artifact.architecture,
-            "handler": artifact.handler,
         }
+        if artifact.is_layer:
+            result["compatible_runtimes"] = ",".join(artifact.compatible_runtimes)
+            result["compatible_architectures"] = ",".join(artifact.compatible_architectures)
+        else:
+            result["runtime"] = artifact.runtime
+            result["architecture"] = artifact.architecture
+            result["handler"] = artifact.handler
+            result["layers"] = ",".join(artifact.layers)
         click.echo(json.dumps(result, sort_keys=True))
 
 
@@ -54,14 +69,14 @@ def _terraform_query(text: str) -> dict[str, str]:
         raise ConfigError([f"terraform query: not JSON ({exc})"]) from None
     if not isinstance(query, dict) or not all(isinstance(v, str) for v in query.values()):
         raise ConfigError(["terraform query: must be a JSON object of strings"])
-    known = ("function", "project_dir", "config")
+    known = ("function", "layer", "project_dir", "config")
     unknown = sorted(set(query) - set(known))
     if unknown:
         raise ConfigError(
             [f"terraform query: unknown key {k!r} (known: {', '.join(known)})" for k in unknown]
         )
-    if not query.get("function"):
-        raise ConfigError(["terraform query: 'function' is required"])
+    if bool(query.get("function")) == bool(query.get("layer")):
+        raise ConfigError(["terraform query: give 'function' or 'layer' (one of them)"])
     return dict(query)
 
 

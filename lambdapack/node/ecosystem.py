@@ -19,6 +19,7 @@ from lambdapack.node import lock
 from lambdapack.node.config import NodeDependencies
 
 if TYPE_CHECKING:  # the checks and npm load when a build needs them: a no-op stays light
+    from lambdapack.archive import ArchiveEntry
     from lambdapack.contents import Distribution, Package, PackageFile
     from lambdapack.ecosystem import Ecosystem
     from lambdapack.node.tools import NodeTools
@@ -56,6 +57,8 @@ INDEX_VARIABLES = (
 class NodeEcosystem:
     language = "node"
     default_excludes = DEFAULT_EXCLUDES
+    #: A layer's own modules and its installed node_modules, found from /opt/nodejs/node_modules.
+    layer_roots = ("nodejs/node_modules/", "nodejs/")
 
     def __init__(self, *, environ: Mapping[str, str] | None = None, tools: NodeTools | None = None) -> None:
         self._environ = os.environ if environ is None else environ
@@ -230,6 +233,17 @@ class NodeEcosystem:
 
         return [Finding(severity="info", check="source-build", message=note) for note in notes]
 
+    def package_tools(self, spec: FunctionSpec) -> Mapping[str, str]:
+        return {}  # nothing compiles a Node.js package
+
+    def finish_dependencies(self, spec: FunctionSpec, site: Path) -> Sequence[Finding]:
+        return ()
+
+    def compile_sources(
+        self, spec: FunctionSpec, own: Sequence[ArchiveEntry], cache_root: Path
+    ) -> tuple[list[ArchiveEntry], list[Finding]]:
+        return [], []
+
     def dependency_warnings(self, spec: FunctionSpec) -> Iterable[Finding]:
         from lambdapack.verify.model import Finding
 
@@ -263,7 +277,9 @@ class NodeEcosystem:
 
         return findings(package, target, files)
 
-    def handler_findings(self, package: Package, handler: str) -> Iterable[Finding]:
+    def handler_findings(
+        self, package: Package, handler: str, provided: frozenset[str] = frozenset()
+    ) -> Iterable[Finding]:
         from lambdapack.errors import ToolError
         from lambdapack.node.handler import findings
 

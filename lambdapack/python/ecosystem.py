@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,8 +16,10 @@ from lambdapack.config import FunctionSpec
 from lambdapack.ecosystem import DependencyPlan, Resolved, SourceDir
 
 if TYPE_CHECKING:  # the checks and the engine load when a build needs them: a no-op stays light
+    from lambdapack.archive import ArchiveEntry
     from lambdapack.contents import Distribution, Package, PackageFile
     from lambdapack.ecosystem import Ecosystem
+    from lambdapack.python.bytecode import Interpreter
     from lambdapack.python.engine import Engine
     from lambdapack.runtimes import Target
     from lambdapack.verify.model import Finding
@@ -58,11 +61,15 @@ INDEX_VARIABLES = (
 class PythonEcosystem:
     language = "python"
     default_excludes = DEFAULT_EXCLUDES
+    #: A layer's code and dependencies are importable from /opt/python.
+    layer_roots = ("python/", "python/")
 
     def __init__(self, *, environ: Mapping[str, str] | None = None, engine: Engine | None = None) -> None:
         self._environ = os.environ if environ is None else environ
         self._engine = engine
         self._versions: dict[str, str] | None = None
+        self._interpreters: dict[tuple[str, Path | None], Interpreter] = {}
+        self._lock = threading.Lock()  # functions build in threads
 
     @property
     def engine(self) -> Engine:
@@ -219,6 +226,84 @@ class PythonEcosystem:
             for made in tree.built
         ]
 
+    # -- target bytecode (docs/bytecode.md) -----------------------------------
+
+    def package_tools(self, spec: FunctionSpec) -> Mapping[str, str]:
+        if spec.bytecode == "none":
+            return {}
+        return {"python": self.interpreter(spec).version}
+
+    def interpreter(self, spec: FunctionSpec) -> Interpreter:
+        """The interpreter of exactly the target's Python version (found once per run)."""
+        from lambdapack.python.bytecode import find_interpreter
+
+        minor = spec.target.runtime.version_string
+        key = (minor, spec.bytecode_interpreter)
+        with self._lock:
+            found = self._interpreters.get(key)
+            if found is None:
+                found = self._interpreters[key] = find_interpreter(
+                    minor, configured=spec.bytecode_interpreter, environ=self._environ
+                )
+        return found
+
+    def finish_dependencies(self, spec: FunctionSpec, site: Path) -> Sequence[Finding]:
+        if spec.bytecode == "none":
+            return ()
+        from lambdapack.python.bytecode import compile_tree
+        from lambdapack.verify.model import Finding
+
+        interpreter = self.interpreter(spec)
+        made = compile_tree(
+            site,
+            interpreter=interpreter,
+            base=_run_root(spec),
+            only=spec.bytecode == "only",
+            environ=self._environ,
+        )
+        message = f"{made.compiled:,} module(s) compiled to bytecode by Python {interpreter.version}"
+        if made.sourceless:
+            message += f", {made.sourceless:,} shipped without their source"
+        notes = [Finding(severity="info", check="bytecode", message=message)]
+        if made.skipped:
+            notes.append(
+                Finding(
+                    severity="info",
+                    check="bytecode",
+                    path=made.skipped[0],
+                    message=f"{len(made.skipped)} file(s) do not compile for Python {interpreter.minor} "
+                    "and are shipped as they are (never imported, or they would fail on Lambda too)",
+                    details=tuple(made.skipped[:5]),
+                )
+            )
+        return notes
+
+    def compile_sources(
+        self, spec: FunctionSpec, own: Sequence[ArchiveEntry], cache_root: Path
+    ) -> tuple[list[ArchiveEntry], list[Finding]]:
+        from lambdapack.python.bytecode import compile_sources
+        from lambdapack.verify.model import Finding
+
+        entries, skipped = compile_sources(
+            own,
+            interpreter=self.interpreter(spec),
+            base=_run_root(spec),
+            store=cache_root / "pyc",
+            environ=self._environ,
+        )
+        warnings = [
+            Finding(
+                severity="warning",
+                check="bytecode",
+                path=name,
+                message=f"does not compile for Python {spec.target.runtime.version_string}; "
+                "importing it fails on Lambda",
+                fix="fix the syntax error, or exclude the file",
+            )
+            for name in skipped
+        ]
+        return entries, warnings
+
     def dependency_warnings(self, spec: FunctionSpec) -> Iterable[Finding]:
         from lambdapack.verify.model import Finding
 
@@ -247,10 +332,17 @@ class PythonEcosystem:
 
         return findings(package, target, files)
 
-    def handler_findings(self, package: Package, handler: str) -> Iterable[Finding]:
+    def handler_findings(
+        self, package: Package, handler: str, provided: frozenset[str] = frozenset()
+    ) -> Iterable[Finding]:
         from lambdapack.python.handler import findings
 
-        return findings(package, handler)
+        return findings(package, handler, provided)
+
+
+def _run_root(spec: FunctionSpec) -> str:
+    """Where Lambda imports the package's files from: the code objects' file names."""
+    return "/opt/python/" if spec.layer is not None else "/var/task/"
 
 
 def _deps(spec: FunctionSpec) -> PythonDependencies | None:

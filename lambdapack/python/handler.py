@@ -4,20 +4,29 @@ the function at module level (found by parsing, never by importing)."""
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterator, Sequence
 
 from lambdapack.contents import Package
 from lambdapack.verify.model import Finding
 
+#: What Python runtimes provide besides the standard library (in /var/runtime).
+RUNTIME_MODULES = frozenset(
+    {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3", "awslambdaric", "bootstrap"}
+)
 
-def findings(package: Package, handler: str) -> Iterator[Finding]:
-    """Whether `handler` (MODULE.FUNCTION) is defined where Lambda will look."""
+
+def findings(package: Package, handler: str, provided: frozenset[str] = frozenset()) -> Iterator[Finding]:
+    """Whether `handler` (MODULE.FUNCTION) is defined where Lambda will look,
+    and whether the modules it imports at module level can be found there: in
+    the package, in ``provided`` (the files its layers put on the path) or in
+    the runtime."""
     module, _, function = handler.rpartition(".")
     base = module.replace(".", "/")
     names = {f.name for f in package.files}
     for candidate in (f"{base}.py", f"{base}/__init__.py"):
         if candidate in names:
-            yield from _handler_in_source(package, candidate, handler, function)
+            yield from _handler_in_source(package, candidate, handler, function, names | provided)
             return
     if any(n.startswith(base + ".") and n.endswith(".so") and "/" not in n[len(base) :] for n in names):
         return  # a compiled module: its names cannot be checked statically
@@ -30,7 +39,9 @@ def findings(package: Package, handler: str) -> Iterator[Finding]:
     )
 
 
-def _handler_in_source(package: Package, path: str, handler: str, function: str) -> Iterator[Finding]:
+def _handler_in_source(
+    package: Package, path: str, handler: str, function: str, names: set[str] | frozenset[str]
+) -> Iterator[Finding]:
     try:
         tree = ast.parse(package.read(path), filename=path)
     except SyntaxError as exc:
@@ -42,6 +53,7 @@ def _handler_in_source(package: Package, path: str, handler: str, function: str)
             fix="fix the syntax error",
         )
         return
+    yield from _missing_imports(tree, path, _importable(names))
     kind = _binding(tree.body, function)
     if kind in ("def", "assign", "import"):
         return
@@ -127,3 +139,40 @@ def _is_main_guard(test: ast.expr) -> bool:
         and test.left.id == "__name__"
         and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators)
     )
+
+
+def _missing_imports(tree: ast.Module, path: str, importable: set[str]) -> Iterator[Finding]:
+    """Modules the handler module imports unconditionally at module level that
+    nothing on Lambda's path provides: the import fails at every cold start."""
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            wanted = [(a.name.split(".")[0], node.lineno) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            wanted = [(node.module.split(".")[0], node.lineno)]
+        else:
+            continue
+        for name, line in wanted:
+            if name in importable or name in sys.stdlib_module_names or name in RUNTIME_MODULES:
+                continue
+            yield Finding(
+                severity="error",
+                check="imports",
+                path=path,
+                message=f"imports {name!r} (line {line}), which is neither in the package, nor in its "
+                "layers, nor in the runtime: 'No module named' at every cold start",
+                fix=f"add the distribution that provides {name!r} to the requirements (or to a layer the "
+                "function uses)",
+            )
+            importable.add(name)  # once per module
+
+
+def _importable(names: set[str] | frozenset[str]) -> set[str]:
+    """Top-level module names the files ``names`` (relative to a path entry) provide."""
+    found = set()
+    for name in names:
+        first, slash, _rest = name.partition("/")
+        if slash:
+            found.add(first)  # a package (regular or namespace)
+        elif first.endswith((".py", ".pyc", ".so", ".pyd")):
+            found.add(first.split(".", 1)[0])
+    return found

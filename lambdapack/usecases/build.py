@@ -16,7 +16,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -168,6 +168,9 @@ class _Context:
     locked: bool
     report: ProgressCallback
     skip: tuple[Path, ...]  # directories never packaged (output directories)
+    environ: Mapping[str, str]
+    #: The layers built (or current) in this run, by artifact name: functions build on them.
+    layers: dict[str, Artifact] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -212,8 +215,9 @@ def run(
         locked=locked,
         report=on_progress or (lambda _name, _stage: None),
         skip=(project.output, *skip),
+        environ=env,
     )
-    specs = project.select(names)
+    units = project.select_units(names)
     processes.reset()  # an earlier run of this process may have been interrupted
     _check_output(project.output)
     manifest.read(manifest.manifest_path(project.output))  # unreadable: say so before building
@@ -223,7 +227,16 @@ def run(
     outcomes: dict[str, _Outcome] = {}
     failures: dict[str, BuildError] = {}
     try:
-        _build_all(context, specs, jobs, outcomes, failures)
+        _build_all(context, [u for u in units if u.layer is not None], jobs, outcomes, failures)
+        context.layers = {name: outcome.artifact for name, outcome in outcomes.items()}
+        functions = []
+        for spec in (u for u in units if u.layer is None):
+            failed = [name for name in spec.layers if name in failures]
+            if failed:
+                failures[spec.name] = BuildError(f"not built: its layer {failed[0]} failed")
+            else:
+                functions.append(spec)
+        _build_all(context, functions, jobs, outcomes, failures)
     except BaseException as exc:  # an interrupt: nothing was put in place; stop the tools, drop the zips
         processes.stop_all()
         for outcome in outcomes.values():
@@ -311,8 +324,7 @@ def _record(outcome: _Outcome, root: Path) -> Record | None:
     stat = zip_stat(outcome.artifact.path)
     if stat is None or outcome.plan is None:
         return None
-    artifact = outcome.artifact
-    saved = {**artifact.to_json(root), "findings": [f.to_json() for f in artifact.findings]}
+    saved = outcome.artifact.to_record(root)
     return Record(fingerprint=outcome.plan.fingerprint, zip_stat=stat, artifact=saved)
 
 
@@ -336,13 +348,18 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
     ecosystem = context.ecosystems.for_target(spec.target)
     zip_path = project.output / f"{name}.zip"
     context.report(name, "collecting")
+    layers = [context.layers[artifact] for artifact in spec.layers]
+    options: dict[str, object] = {"epoch": context.epoch, "check": context.check}
+    if layers:  # what the function leaves to its layers depends on their contents
+        options["layers"] = [[layer.name, layer.sha256] for layer in layers]
     planned = plan.for_function(
         spec,
         ecosystem,
         project_root=project.root,
         memos=context.state.trees,
-        options={"epoch": context.epoch, "check": context.check},
+        options=options,
         skip=context.skip,
+        environ=context.environ,
     )
     the_plan = planned.plan
     used = planned.trees
@@ -355,10 +372,11 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
     record = None if context.refresh else context.state.current(name, the_plan.fingerprint, zip_path)
     if record is not None:
         context.report(name, "done")
-        return _Outcome(artifact=_artifact_from(record, name, zip_path), plan=None, trees=used)
+        return _Outcome(artifact=Artifact.from_record(name, zip_path, record.artifact), plan=None, trees=used)
 
-    from lambdapack.contents import StagedPackage
+    from lambdapack.contents import StagedPackage, top_level
     from lambdapack.dependencies import dependencies, dependency_findings
+    from lambdapack.layers import layer_size_findings, leave_to_layers, prefixed
     from lambdapack.verify import render, verify, zipped_size_findings
 
     work = Path(tempfile.mkdtemp(prefix=f"lambdapack-{name}-"))
@@ -377,31 +395,62 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
                 report=functools.partial(context.report, name),
                 warnings=lock_warnings,
                 check=context.check,
+                environ=context.environ,
             )
         own = [
             replace(entry, compressed=context.cache.compressed(source.sha256, entry.path))
             for entry, source in zip(planned.sources(), the_plan.sources, strict=True)
         ]
-        entries = _merge(spec, own, deps.entries if deps else ())
+        compiled: list[Finding] = []
+        if spec.bytecode != "none":
+            pycs, compiled = ecosystem.compile_sources(spec, own, context.cache.root)
+            own += pycs
+        installed: Sequence[ArchiveEntry] = deps.entries if deps else ()
+        left_to_layers: frozenset[str] = frozenset()
+        if layers and deps is not None:  # what a layer provides at the same version stays out
+            installed, left_to_layers = leave_to_layers(spec, deps.entries, layers, ecosystem.owners)
+        entries = _merge(spec, own, installed)
         findings: tuple[Finding, ...] = ()
         if context.check:
             context.report(name, "checking")
             staged = StagedPackage(entries, label=name, ownership=ecosystem.owners)
             checked, known = dependency_findings(deps, spec, ecosystem) if deps else (frozenset(), [])
-            verdict = verify(staged, spec.target, spec.handler, ecosystem, checked=checked, known=known)
-            if not verdict.ok:
-                raise VerifyError("\n".join(render(f) for f in verdict.errors))
-            findings = verdict.findings
+            left = checked - {e.name for e in installed}  # files left to the layers
+            if left:
+                checked = checked - left
+                known = [f for f in known if f.path not in left and f.distribution not in left_to_layers]
+            handler = spec.handler if spec.layer is None else None
+            provided = frozenset(name for layer in layers for name in layer.provides)
+            verdict = verify(
+                staged, spec.target, handler, ecosystem, checked=checked, known=known, provided=provided
+            )
+            combined = layer_size_findings(staged, layers)
+            errors = [*verdict.errors, *(f for f in combined if f.severity == "error")]
+            if errors:
+                raise VerifyError("\n".join(render(f) for f in errors))
+            findings = verdict.findings + tuple(combined)
         if deps is not None:
             findings += tuple(ecosystem.dependency_warnings(spec))
-        findings += tuple(lock_warnings)
+        findings += (*lock_warnings, *compiled)
+        distributions: tuple[tuple[str, str], ...] = ()
+        provides: tuple[str, ...] = ()
+        if spec.layer is not None:
+            owners = StagedPackage(installed, label=name, ownership=ecosystem.owners).distributions()
+            distributions = tuple((d.name, d.version) for d in owners)
+            provides = tuple(sorted({top_level(e.name) for e in entries}))
+        unzipped = sum(e.compressed.size if e.compressed else Path(e.path).stat().st_size for e in entries)
         context.report(name, "zipping")
-        written = archive.write(entries, zip_path, epoch=context.epoch, replace=False)
+        zipped = entries
+        if spec.layer is not None:  # where Lambda unpacks a layer: /opt/python, /opt/nodejs
+            own_root, installed_root = ecosystem.layer_roots
+            zipped = [*prefixed(own, own_root), *prefixed(installed, installed_root)]
+        written = archive.write(zipped, zip_path, epoch=context.epoch, replace=False)
         if context.check:
             findings += tuple(zipped_size_findings(staged, written.size))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     context.report(name, "done")
+    role = spec.layer
     artifact = Artifact(
         name=name,
         path=zip_path,
@@ -412,28 +461,15 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
         architecture=spec.target.architecture.name,
         handler=spec.handler,
         findings=findings,
+        layers=spec.layers,
+        layer=role.name if role else None,
+        compatible_runtimes=role.runtimes if role else (),
+        compatible_architectures=role.architectures if role else (),
+        unzipped=unzipped,
+        distributions=distributions,
+        provides=provides,
     )
     return _Outcome(artifact=artifact, plan=the_plan, trees=used, pending=written.path)
-
-
-def _artifact_from(record: Record, name: str, zip_path: Path) -> Artifact:
-    entry = record.artifact
-    findings: tuple[Finding, ...] = ()
-    if entry.get("findings"):
-        from lambdapack.verify import Finding
-
-        findings = tuple(Finding.from_json(f) for f in entry["findings"])
-    return Artifact(
-        name=name,
-        path=zip_path,
-        code_sha256=str(entry["code_sha256"]),
-        sha256=str(entry["sha256"]),
-        size=int(entry["size"]),
-        runtime=str(entry["runtime"]),
-        architecture=str(entry["architecture"]),
-        handler=str(entry["handler"]),
-        findings=findings,
-    )
 
 
 def _merge(
@@ -442,8 +478,9 @@ def _merge(
     installed = {e.name for e in dependencies}
     clashes = sorted(e.name for e in own if e.name in installed)
     if clashes:
+        where = spec.source.name if spec.source is not None else "source"
         raise SourceError(
-            f"{', '.join(clashes[:3])} exists both in {spec.source.name}/ and in the installed "
+            f"{', '.join(clashes[:3])} exists both in {where}/ and in the installed "
             "dependencies; rename the file or exclude it"
         )
     return [*own, *dependencies]

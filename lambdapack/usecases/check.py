@@ -4,16 +4,23 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lambdapack import ecosystem, manifest
 from lambdapack.contents import UnreadableZip, ZipPackage
 from lambdapack.digest import sha256_hex
 from lambdapack.errors import BuildError, ConfigError
+from lambdapack.manifest import Artifact
 from lambdapack.runtimes import ARCHITECTURES, RUNTIMES, Target, target
 from lambdapack.usecases.project import load
 from lambdapack.verify import Finding, Report, verify
+
+if TYPE_CHECKING:
+    from lambdapack.config import FunctionSpec
+    from lambdapack.ecosystem import Ecosystem
 
 
 def check_zip(
@@ -22,14 +29,19 @@ def check_zip(
     runtime: str | None = None,
     architecture: str | None = None,
     handler: str | None = None,
+    layers: Sequence[str | Path] = (),
 ) -> Report:
-    """Verify any zip for a target. Values not given are taken from the
+    """Verify any zip for a target, with the zips of the ``layers`` it runs
+    with (their files count for its imports and its unzipped size; check the
+    layer zips themselves as zips too). Values not given are taken from the
     ``lambdapack-manifest.json`` beside the zip when it records this exact file."""
     zip_path = Path(path)
     recorded = _manifest_entry(zip_path)
     runtime = runtime or recorded.get("runtime")
     architecture = architecture or recorded.get("architecture")
     handler = handler or recorded.get("handler")
+    if not layers and recorded.get("layers"):  # the manifest names the layers it was built with
+        layers = [zip_path.parent / f"{name}.zip" for name in recorded["layers"].split(",")]
     problems = []
     if runtime not in RUNTIMES:
         problems.append(
@@ -53,7 +65,54 @@ def check_zip(
     except UnreadableZip as exc:
         return _unreadable(str(zip_path), chosen, handler, exc)
     with package:
-        return verify(package, chosen, handler, language)
+        return _verify_with_layers(package, chosen, handler, language, [Path(p) for p in layers])
+
+
+def _verify_with_layers(
+    package: ZipPackage, chosen: Target, handler: str | None, language: Ecosystem, layers: Sequence[Path]
+) -> Report:
+    """``verify``, with what the layer zips put on the path (under /opt) and their sizes."""
+    from lambdapack.layers import layer_size_findings
+
+    provided: set[str] = set()
+    artifacts = []
+    for layer in layers:
+        with ZipPackage(layer, ownership=language.owners) as opened:
+            names = [f.name for f in opened.files]
+            size = sum(f.size for f in opened.files)
+        provided.update(_on_path(names, chosen))
+        artifacts.append(
+            Artifact(
+                name=layer.name,
+                path=layer,
+                code_sha256="",
+                sha256="",
+                size=0,
+                runtime="",
+                architecture="",
+                handler="",
+                unzipped=size,
+            )
+        )
+    report = verify(package, chosen, handler, language, provided=frozenset(provided))
+    extra = layer_size_findings(package, artifacts)
+    if extra:
+        report = replace(report, findings=(*report.findings, *extra))
+    return report
+
+
+def _on_path(names: Iterable[str], chosen: Target) -> set[str]:
+    """A layer's files as seen from the directories its runtime puts on the path."""
+    version = chosen.runtime.version_string
+    roots = (f"python/lib/python{version}/site-packages/", "python/", "nodejs/node_modules/")
+    found = set()
+    for name in names:
+        root = next((r for r in roots if name.startswith(r)), None)
+        if root is not None:
+            found.add(
+                name[len(root) :] if root != "nodejs/node_modules/" else "node_modules/" + name[len(root) :]
+            )
+    return found
 
 
 def _unreadable(label: str, chosen: Target, handler: str | None, exc: UnreadableZip) -> Report:
@@ -75,7 +134,7 @@ def check(
 ) -> list[Report]:
     """Verify the built zips of a configured project's functions (all, or ``names``)."""
     project = load(project_dir, output=output)
-    specs = project.select(list(names or ()))
+    specs = project.select_units(list(names or ()))
     missing = [s.name for s in specs if not (project.output / f"{s.name}.zip").is_file()]
     if missing:
         raise ConfigError(
@@ -95,9 +154,19 @@ def check(
         except UnreadableZip as exc:
             reports.append(_unreadable(label, spec.target, spec.handler, exc))
             continue
+        layer_zips = [project.output / f"{name}.zip" for name in spec.layers]
+        if spec.layer is not None:  # a layer's files are checked where Lambda puts them
+            reports.append(_layer_report(package, spec, language))
+            continue
         with package:
-            reports.append(verify(package, spec.target, spec.handler, language))
+            handler = spec.handler
+            reports.append(_verify_with_layers(package, spec.target, handler, language, layer_zips))
     return reports
+
+
+def _layer_report(package: ZipPackage, spec: FunctionSpec, language: Ecosystem) -> Report:
+    with package:
+        return verify(package, spec.target, None, language)
 
 
 def _manifest_entry(zip_path: Path) -> dict[str, str]:
@@ -107,11 +176,17 @@ def _manifest_entry(zip_path: Path) -> dict[str, str]:
         digest = sha256_hex(zip_path)
     except (BuildError, OSError):
         return {}
-    for entry in document["artifacts"].values():
+    for entry in (*document["artifacts"].values(), *document.get("layers", {}).values()):
         if (
             isinstance(entry, dict)
             and str(entry.get("path", "")).rsplit("/", 1)[-1] == zip_path.name
             and entry.get("sha256") == digest
         ):
-            return {k: v for k, v in entry.items() if isinstance(v, str)}
+            found = {k: v for k, v in entry.items() if isinstance(v, str)}
+            if entry.get("layers"):
+                found["layers"] = ",".join(entry["layers"])
+            if "layer" in entry:  # a layer's zip: checked for the first target it serves
+                found["runtime"] = entry["compatible_runtimes"][0]
+                found["architecture"] = entry["compatible_architectures"][0]
+            return found
     return {}

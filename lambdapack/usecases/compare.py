@@ -35,7 +35,8 @@ def compare(
     """Build the selected functions afresh into a temporary directory and
     compare with the zips and manifest in the output directory, which are
     left untouched. An empty list means every artifact is what a build gives."""
-    recorded = manifest.read(manifest.manifest_path(project.output))["artifacts"]
+    document = manifest.read(manifest.manifest_path(project.output))
+    recorded = {**document.get("layers", {}), **document["artifacts"]}
     with tempfile.TemporaryDirectory(prefix="lambdapack-check-") as tmp:
         fresh = replace(project, output=Path(tmp))
         result = run(fresh, names, jobs=jobs, environ=environ, skip=(project.output,))

@@ -50,11 +50,14 @@ def verify(
     *,
     checked: frozenset[str] = frozenset(),
     known: Sequence[Finding] = (),
+    provided: frozenset[str] = frozenset(),
 ) -> Report:
     """Every check on ``package`` for ``target``; ``handler`` None skips that check.
 
     ``known`` are the findings of :func:`file_findings` for the files named in
-    ``checked`` (a cached dependency set): those files are not read again."""
+    ``checked`` (a cached dependency set): those files are not read again.
+    ``provided`` are the files the function's layers add to its path (for the
+    handler's imports)."""
     files = [f for f in package.files if f.name not in checked] if checked else list(package.files)
     archive = list(integrity.findings(package))
     damaged = {f.path for f in archive if f.path}
@@ -63,7 +66,7 @@ def verify(
         *archive,
         *file_findings(package, target, files, ecosystem),
         *known,
-        *(ecosystem.handler_findings(package, handler) if handler else ()),
+        *(ecosystem.handler_findings(package, handler, provided) if handler else ()),
         *size_findings(package, package.zipped_size),
     ]
     findings += integrity.unreadable(package, {f.path for f in findings if f.path})
