@@ -42,9 +42,9 @@ def leave_to_layers(
     naming both versions when a layer has another version of one, unless it
     is in the function's ``layer_overrides``."""
     provided: dict[str, tuple[str, str]] = {}
-    for layer in layers:
+    for layer in layers:  # Lambda unpacks them in order: a later layer's files win
         for name, version in layer.distributions:
-            provided.setdefault(canonical(name), (version, layer.name))
+            provided[canonical(name)] = (version, layer.name)
     overrides = {canonical(name) for name in spec.layer_overrides}
     owners = StagedPackage(installed, label=spec.name, ownership=ownership).owners()
     left: set[Distribution] = set()
@@ -60,7 +60,7 @@ def leave_to_layers(
             conflicts.append(f"{dist.name} {dist.version} here, {version} in layer {layer_name}")
     if conflicts:
         raise BuildError(
-            f"{spec.name}: a layer has another version of what the function installs: "
+            "a layer has another version of what the function installs: "
             + "; ".join(conflicts)
             + "; pin the layer's version in the function's requirements, or name the distribution in "
             "layer_overrides to ship the function's own"

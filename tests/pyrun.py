@@ -4,7 +4,10 @@ host's CPython of the runtime's version for x86_64, the arm64 CPython of
 
 The interpreter runs isolated (``-I -S``: no site-packages, no user paths), so
 only the zip's own files can be imported, from a read-only task directory,
-as on Lambda.
+as on Lambda; layer zips are unpacked together into one read-only ``opt``
+directory and put on the path after the task directory, in the Python
+runtime's order (/var/task, /opt/python/lib/pythonX.Y/site-packages,
+/opt/python).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import stat
 import subprocess
 import sys
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,7 +28,7 @@ _MARKER = "--pyrun-result--"
 _DRIVER = """
 import importlib, json, sys
 task, handler, event = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-sys.path.insert(0, task)
+sys.path[0:0] = [task, *sys.argv[4:]]  # the task, then the layers' directories
 module, _, function = handler.rpartition(".")
 result = getattr(importlib.import_module(module), function)(event, None)
 print("\\n" + MARKER + json.dumps(result))
@@ -50,22 +54,46 @@ def interpreter(version: str, architecture: str) -> list[str]:
     return [found]
 
 
-def run_handler(
-    zip_path: Path, handler: str, event: object, *, architecture: str, work: Path, version: str = "3.11"
-) -> object:
-    """Invoke ``handler`` of the zip with ``event``; its JSON-decoded result.
-    A failed run raises AssertionError with the interpreter's stderr."""
-    task = work / "task"
-    if task.exists():
-        shutil.rmtree(task)
-    task.mkdir(parents=True)
-    with zipfile.ZipFile(zip_path) as archive:
-        archive.extractall(task)
-    for path in [task, *task.rglob("*")]:  # read-only, as /var/task is
+def _unpacked(zips: Sequence[Path], directory: Path) -> None:
+    """``zips`` extracted into a fresh, read-only ``directory`` (later ones
+    over earlier ones, as Lambda stacks layers in /opt)."""
+    if directory.exists():
+        for path in [directory, *directory.rglob("*")]:  # writable again, to be removed
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode | stat.S_IWUSR)
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    for zip_path in zips:
+        with zipfile.ZipFile(zip_path) as archive:
+            archive.extractall(directory)
+    for path in [directory, *directory.rglob("*")]:  # read-only, as /var/task and /opt are
         mode = path.stat().st_mode
         path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+def run_handler(
+    zip_path: Path,
+    handler: str,
+    event: object,
+    *,
+    architecture: str,
+    work: Path,
+    version: str = "3.11",
+    layers: Sequence[Path] = (),
+) -> object:
+    """Invoke ``handler`` of the zip with ``event``, with the layer zips
+    ``layers`` (in the order Lambda stacks them) unpacked under ``work/opt``;
+    its JSON-decoded result. A failed run raises AssertionError with the
+    interpreter's stderr."""
+    task = work / "task"
+    _unpacked([zip_path], task)
+    layer_path: list[str] = []
+    if layers:
+        opt = work / "opt"
+        _unpacked(layers, opt)
+        layer_path = [str(opt / "python" / "lib" / f"python{version}" / "site-packages"), str(opt / "python")]
     command = [*interpreter(version, architecture), "-I", "-S", "-B", "-c", _DRIVER]
-    command += [str(task), handler, json.dumps(event)]
+    command += [str(task), handler, json.dumps(event), *layer_path]
     done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
     assert done.returncode == 0, f"{handler} failed on {architecture}:\n{done.stderr}"
     line = done.stdout.rsplit(_MARKER, 1)[-1].strip()

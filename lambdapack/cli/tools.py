@@ -38,11 +38,12 @@ def terraform() -> None:
         if config is not None and project.config_file != config.resolve():
             raise ConfigError([f"config: {config} is not the config found for {config.parent}"])
         name = query.get("function") or query["layer"]
-        if "layer" in query and name not in project.layers:
+        if query.get("layer") and name not in project.layers:
             known = ", ".join(sorted(project.layers)) or "(none)"
             raise ConfigError([f"terraform query: no layer artifact {name!r}; layer artifacts: {known}"])
-        if "function" in query and name not in project.functions:
-            project.select([name])  # the message names the known functions
+        if query.get("function") and name not in project.functions:
+            known = ", ".join(sorted(project.functions))
+            raise ConfigError([f"terraform query: no function {name!r}; functions: {known}"])
         artifact = next(a for a in run(project, [name]).artifacts if a.name == name)
         result = {
             "path": os.path.relpath(artifact.path, Path.cwd()),

@@ -76,10 +76,14 @@ def _verify_with_layers(
 
     provided: set[str] = set()
     artifacts = []
+    in_layers: list[Finding] = []
     for layer in layers:
         with ZipPackage(layer, ownership=language.owners) as opened:
             names = [f.name for f in opened.files]
             size = sum(f.size for f in opened.files)
+            for found in verify(opened, chosen, None, language).findings:  # its binaries, its hygiene
+                if found.check != "size":
+                    in_layers.append(replace(found, path=f"{layer.name}:{found.path or ''}"))
         provided.update(_on_path(names, chosen))
         artifacts.append(
             Artifact(
@@ -95,7 +99,7 @@ def _verify_with_layers(
             )
         )
     report = verify(package, chosen, handler, language, provided=frozenset(provided))
-    extra = layer_size_findings(package, artifacts)
+    extra = [*in_layers, *layer_size_findings(package, artifacts)]
     if extra:
         report = replace(report, findings=(*report.findings, *extra))
     return report
