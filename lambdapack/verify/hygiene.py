@@ -70,7 +70,9 @@ def _group(kind: str, key: str, files: list[PackageFile]) -> Finding:
         path=top[0] + "/",
         message=f"{key} ships {len(top)} test director{'y' if len(top) == 1 else 'ies'} "
         f"({len(files)} files, {size:,} bytes)",
-        fix="add " + ", ".join(f'"{t}/"' for t in top[:3]) + " to the function's dependency_exclude",
+        fix='set slim = ["tests"], or add '
+        + ", ".join(f'"{t}/"' for t in top)
+        + " to the function's dependency_exclude",
         details=tuple(t + "/" for t in top[:5]) + ((f"… and {len(top) - 5} more",) if len(top) > 5 else ()),
     )
 
