@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .inventory import Inventory, Part
     from .manifest import Artifact
+    from .slim import SlimReport
     from .verify import Finding, Report
 
 
@@ -96,6 +97,21 @@ def inventory(inv: Inventory, *, top: int) -> list[str]:
             lines.append(f"… {len(rest)} more, {human_size(sum(p.size for p in rest))} (--top N shows more)")
         lines.append("")
     return lines[:-1]
+
+
+def slimming(report: SlimReport, total: int) -> list[str]:
+    """What each ``slim`` option would save (``lambdapack inspect``)."""
+    if not report.savings:
+        return ["slim: nothing to remove"]
+    rows = [("slim option", "files", "unzipped", "share")]
+    rows += [
+        (s.option, str(s.files), human_size(s.bytes), f"{s.bytes / total:.1%}" if total else "-")
+        for s in report.savings
+    ]
+    rows.append(
+        ("all", str(report.files), human_size(report.bytes), f"{report.bytes / total:.1%}" if total else "-")
+    )
+    return [*table(rows, right=(1, 2, 3)), 'set slim = ["…"] for the function (docs/slim.md)']
 
 
 def _part_row(part: Part, total: int) -> tuple[str, str, str, str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EM_AARCH64, EM_X86_64, write_tree
+from conftest import EM_AARCH64, EM_X86_64, cli, write_tree
 from lambdapack.contents import ZipPackage
 from lambdapack.errors import ToolError
 from lambdapack.runtimes import target
@@ -557,3 +558,21 @@ def test_numpy_and_pandas_slimmed_still_import(tmp_path: Path, architecture: str
     assert files(twin) == files(root)
     different = [n for n in sorted(files(root)) if (root / n).read_bytes() != (twin / n).read_bytes()]
     assert different == []
+
+
+def test_inspect_shows_what_slimming_would_save(tmp_path: Path) -> None:
+    root = python_tree(tmp_path / "site")
+    archive = tmp_path / "any.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in sorted(files(root)):
+            zf.write(root / name, name)
+    shown = cli("inspect", str(archive), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    table = shown.stdout.split("slim option", 1)[1]
+    tests_row = next(line for line in table.splitlines() if line.startswith("tests"))
+    assert tests_row.split()[1] == str(len(PYTHON_GONE["tests"]))
+    assert "stubs" in table and "strip" not in table  # no target recorded: no strip estimate
+
+    as_json = cli("inspect", "--json", str(archive), cwd=tmp_path)
+    savings = {s["option"]: s["files"] for s in json.loads(as_json.stdout)["slim"]["savings"]}
+    assert savings["tests"] == len(PYTHON_GONE["tests"]) and savings["stubs"] == len(PYTHON_GONE["stubs"])

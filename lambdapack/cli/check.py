@@ -85,14 +85,16 @@ def inspect_(zip_file: Path, top: int, as_json: bool) -> None:
     """Show what is inside ZIP and what takes the space."""
     from lambdapack.contents import ZipPackage
     from lambdapack.inventory import take
+    from lambdapack.usecases.check import slimming
 
     with errors():
         with ZipPackage(zip_file) as package:
             inv = take(package)
+            slim = slimming(zip_file, package)
         if as_json:
-            click.echo(json.dumps(inv.to_json(), indent=2, sort_keys=True))
+            click.echo(json.dumps({**inv.to_json(), "slim": slim.to_json()}, indent=2, sort_keys=True))
         else:
-            for line in render.inventory(inv, top=top):
+            for line in [*render.inventory(inv, top=top), "", *render.slimming(slim, inv.size)]:
                 click.echo(line)
 
 

@@ -21,6 +21,7 @@ from lambdapack.verify import Finding, Report, verify
 if TYPE_CHECKING:
     from lambdapack.config import FunctionSpec
     from lambdapack.ecosystem import Ecosystem
+    from lambdapack.slim import SlimReport
 
 
 def check_zip(
@@ -194,3 +195,19 @@ def _manifest_entry(zip_path: Path) -> dict[str, str]:
                 found["architecture"] = entry["compatible_architectures"][0]
             return found
     return {}
+
+
+def slimming(zip_path: Path, package: ZipPackage) -> SlimReport:
+    """What each ``slim`` option would remove from a built zip (``lambdapack
+    inspect``): for the target the manifest beside it records, else without
+    the options that need one (``strip``, ``pycache``)."""
+    from lambdapack.slim import OPTIONS, would_save
+
+    recorded = _manifest_entry(zip_path)
+    runtime, architecture = recorded.get("runtime"), recorded.get("architecture")
+    chosen = target(runtime, architecture) if runtime in RUNTIMES and architecture in ARCHITECTURES else None
+    if chosen is not None:
+        language = chosen.language
+    else:  # a zip of unknown origin: by its contents
+        language = "node" if any(f.name.startswith("node_modules/") for f in package.files) else "python"
+    return would_save(package, OPTIONS, language=language, target=chosen, environ=os.environ)
