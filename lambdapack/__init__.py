@@ -7,6 +7,9 @@ The library API (the CLI is a thin layer over it)::
     artifact = lambdapack.build_function("functions/api", handler="app.handler",
                                          runtime="python3.12", architecture="arm64")
     artifact.path, artifact.code_sha256, artifact.sha256, artifact.size
+    layer = lambdapack.build_layer(requirements="layers/common/requirements.txt",
+                                   runtimes=["python3.12"], architecture="arm64")
+    layer.compatible_runtimes, layer.compatible_architectures   # and path, code_sha256 …
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ if TYPE_CHECKING:
     )
     from .manifest import MANIFEST_NAME, Artifact
     from .runtimes import ARCHITECTURES, RUNTIMES
-    from .usecases.build import BuildFailed, build, build_function
+    from .usecases.build import BuildFailed, build, build_function, build_layer
     from .usecases.check import check, check_zip
     from .usecases.project import project_root
     from .verify import Finding, Report
@@ -54,6 +57,7 @@ _LAZY = {
     "BuildFailed": "usecases.build",
     "build": "usecases.build",
     "build_function": "usecases.build",
+    "build_layer": "usecases.build",
     "check": "usecases.check",
     "check_zip": "usecases.check",
     "project_root": "usecases.project",
@@ -95,6 +99,7 @@ __all__ = [
     "__version__",
     "build",
     "build_function",
+    "build_layer",
     "check",
     "check_zip",
     "code_sha256",

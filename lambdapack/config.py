@@ -348,8 +348,10 @@ def single_function(
     index: IndexOptions | None = None,
     sdists: str | None = None,
     build_image: str | None = None,
+    layers: Sequence[str] = (),
 ) -> Project:
-    """A project of one function described without a config file."""
+    """A project of one function described without a config file (``layers``:
+    the names of layer artifacts built beforehand, given to :func:`run`)."""
     root = root.resolve()
     raw: dict[str, Any] = {
         "source": str(source),
@@ -365,12 +367,16 @@ def single_function(
         raw["sdists"] = sdists
     if build_image is not None:
         raw["build_image"] = build_image
+    if layers:
+        raw["layers"] = list(layers)
     fn_name = name or (root / source).resolve().name
     reader = KeyReader(
         "", "", root=root, overrides=Overrides(index=index or IndexOptions()), command_line=True
     )
     if not _NAME_RE.match(fn_name):
         reader.add("name", f"{fn_name!r} is not a valid function name; use letters, digits, '.', '_' or '-'")
+    if len(layers) > MAX_LAYERS:
+        reader.add("layers", f"{len(layers)} layers; Lambda allows at most {MAX_LAYERS} per function")
     spec = _function(fn_name, raw, {}, {}, reader, single=True)
     reader.raise_if_any()
     assert spec is not None
@@ -378,6 +384,77 @@ def single_function(
         root=root,
         output=(root / (output or DEFAULT_OUTPUT)).resolve(),
         functions={spec.name: spec},
+    )
+
+
+def single_layer(
+    root: Path,
+    *,
+    runtimes: Sequence[str],
+    architecture: str,
+    source: str | Path | None = None,
+    requirements: str | Path | None = None,
+    name: str | None = None,
+    exclude: Iterable[str] = (),
+    include: Iterable[str] = (),
+    output: str | Path | None = None,
+    index: IndexOptions | None = None,
+    sdists: str | None = None,
+    build_image: str | None = None,
+) -> Project:
+    """A project of one layer described without a config file: one artifact,
+    ``<name>.zip``, for ``runtimes`` (one Python version, or Node.js runtimes)
+    on ``architecture``. ``name`` defaults to the directory of ``source``,
+    else of ``requirements``."""
+    root = root.resolve()
+    reader = KeyReader(
+        "", "", root=root, overrides=Overrides(index=index or IndexOptions()), command_line=True
+    )
+    if isinstance(runtimes, str):  # one runtime given as a string, not its characters
+        runtimes = [runtimes]
+    raw: dict[str, Any] = {
+        "runtimes": list(runtimes),
+        "architecture": architecture,
+        "exclude": list(exclude),
+        "include": list(include),
+    }
+    for key, value in (
+        ("source", source),
+        ("requirements", requirements),
+        ("sdists", sdists),
+        ("build_image", build_image),
+    ):
+        if value is not None:
+            raw[key] = str(value)
+    if name:
+        layer_name = name
+    elif source is not None:
+        layer_name = (root / source).resolve().name
+    elif requirements is not None:  # layers/common/requirements.txt: "common"
+        layer_name = (root / requirements).resolve().parent.name
+    else:
+        raise ConfigError(["--source: give source (the layer's own code), requirements, or both"])
+    if not _NAME_RE.match(layer_name) or len(layer_name) > MAX_NAME:
+        reader.add(
+            "name",
+            f"{layer_name!r} is not a valid layer name; use letters, digits, '.', '_' or '-' "
+            f"(at most {MAX_NAME})",
+        )
+        reader.raise_if_any()
+    known = [r for r in runtimes if r in RUNTIMES]
+    if len(known) > 1 and all(RUNTIMES[r].language == "python" for r in known):
+        reader.add(
+            "runtimes",
+            f"{', '.join(known)}: a Python layer's zip serves one Python version (its wheels "
+            "differ); build one layer per runtime, named apart",
+        )
+    variants = _layer(layer_name, raw, {}, {}, reader)
+    reader.raise_if_any()
+    ((_, spec),) = variants.items()
+    return Project(
+        root=root,
+        output=(root / (output or DEFAULT_OUTPUT)).resolve(),
+        layers={spec.name: spec},
     )
 
 

@@ -1,9 +1,9 @@
 """The build use case: config → plan → dependencies → sources → check →
 archive → digest → manifest, for every selected function of a project.
 
-The public entry points are :func:`build` (a configured project) and
-:func:`build_function` (one function, no config file); :func:`run` builds a
-loaded :class:`~lambdapack.config.Project`.
+The public entry points are :func:`build` (a configured project),
+:func:`build_function` and :func:`build_layer` (one function or one layer, no
+config file); :func:`run` builds a loaded :class:`~lambdapack.config.Project`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from lambdapack import archive, manifest, plan, processes
 from lambdapack.archive import ArchiveEntry
 from lambdapack.cache import Cache, cache_dir
-from lambdapack.config import FunctionSpec, IndexOptions, Project, single_function
+from lambdapack.config import FunctionSpec, IndexOptions, Project, single_function, single_layer
 from lambdapack.digest import b64
 from lambdapack.ecosystem import Ecosystem, Ecosystems
 from lambdapack.errors import BuildError, ConfigError, SourceError, StaleError, VerifyError, os_error
@@ -34,7 +34,15 @@ from lambdapack.usecases.project import load, project_root, source_date_epoch
 if TYPE_CHECKING:  # the rest is imported where a build needs it: a no-op build stays light
     from lambdapack.verify import Finding
 
-__all__ = ["BuildFailed", "BuildResult", "ProgressCallback", "build", "build_function", "run"]
+__all__ = [
+    "BuildFailed",
+    "BuildResult",
+    "ProgressCallback",
+    "build",
+    "build_function",
+    "build_layer",
+    "run",
+]
 
 #: Called with (function name, stage) as a build progresses:
 #: "resolving", "installing", "collecting", "checking", "zipping", "done".
@@ -115,6 +123,7 @@ def build_function(
     find_links: Iterable[str | Path] = (),
     sdists: str | None = None,
     build_image: str | None = None,
+    layers: Sequence[Artifact] = (),
 ) -> Artifact:
     """Build one function described by arguments (for IaC programs such as a
     cdktf app). Writes ``<output>/<name>.zip`` and updates the manifest there;
@@ -122,7 +131,20 @@ def build_function(
     which defaults to the :func:`project_root` of the calling script's
     directory (so the current directory does not matter). The index options
     are used as the command line's are (relative ``find_links`` from ``project_dir``);
-    ``sdists`` and ``build_image`` as the config keys (docs/containers.md)."""
+    ``sdists`` and ``build_image`` as the config keys (docs/containers.md).
+    ``layers`` are the artifacts of :func:`build_layer` the function uses, in
+    Lambda's order: the function leaves to them what they provide at the same
+    version, and its checks count their files (docs/layers.md)."""
+    for layer in layers:
+        if not layer.is_layer:
+            raise ConfigError([f"--layers: {layer.name} is a function's artifact, not a layer's"])
+        if runtime not in layer.compatible_runtimes or architecture not in layer.compatible_architectures:
+            served = ", ".join(
+                f"{r} {a}" for r in layer.compatible_runtimes for a in layer.compatible_architectures
+            )
+            raise ConfigError(
+                [f"--layers: layer {layer.name} does not serve {runtime} {architecture} (it serves {served})"]
+            )
     if project_dir is None:
         caller = sys._getframe(1).f_globals.get("__file__")
         project_dir = project_root(Path(caller).parent if caller else ".")
@@ -139,19 +161,88 @@ def build_function(
         output=output,
         sdists=sdists,
         build_image=build_image,
-        index=IndexOptions(
-            index_url=index_url,
-            extra_index_urls=tuple(extra_index_urls),
-            find_links=tuple(
-                str(link) if "://" in str(link) else str((Path(project_dir) / link).resolve())
-                for link in find_links
-            ),
-        ),
+        layers=[layer.name for layer in layers],
+        index=_index(Path(project_dir), index_url, extra_index_urls, find_links),
+    )
+    built = {layer.name: layer for layer in layers}
+    try:
+        return run(
+            project, [], check=check, on_progress=on_progress, environ=environ, layers=built
+        ).artifacts[0]
+    except BuildFailed as exc:
+        raise next(iter(exc.failures.values())) from None
+
+
+def build_layer(
+    source: str | Path | None = None,
+    *,
+    runtimes: Sequence[str],
+    architecture: str,
+    requirements: str | Path | None = None,
+    name: str | None = None,
+    exclude: Iterable[str] = (),
+    include: Iterable[str] = (),
+    output: str | Path | None = None,
+    project_dir: str | Path | None = None,
+    check: bool = True,
+    on_progress: ProgressCallback | None = None,
+    environ: Mapping[str, str] | None = None,
+    index_url: str | None = None,
+    extra_index_urls: Iterable[str] = (),
+    find_links: Iterable[str | Path] = (),
+    sdists: str | None = None,
+    build_image: str | None = None,
+) -> Artifact:
+    """Build one Lambda layer described by arguments (for IaC programs such as
+    a cdktf app), as ``[layers.NAME]`` would: ``requirements`` (or ``source``'s
+    requirements.txt, package.json …) installed and ``source``'s own files,
+    zipped under ``python/`` (``nodejs/`` for Node.js), where Lambda puts
+    them on the path. ``runtimes`` are what the zip serves: one Python version
+    (``["python3.12"]``: call once per version, with names apart) or Node.js
+    runtimes (one ``node_modules`` serves them all). Writes
+    ``<output>/<name>.zip`` (``name`` defaults to the directory of ``source``,
+    else of ``requirements``) and adds it to the manifest's ``layers``; cheap
+    when nothing changed. Returns its :class:`Artifact` (``is_layer``,
+    ``compatible_runtimes``, ``compatible_architectures``). Paths, the index
+    options, ``sdists`` and ``build_image`` are taken as by
+    :func:`build_function`."""
+    if project_dir is None:
+        caller = sys._getframe(1).f_globals.get("__file__")
+        project_dir = project_root(Path(caller).parent if caller else ".")
+    project = single_layer(
+        Path(project_dir),
+        source=source,
+        requirements=requirements,
+        runtimes=runtimes,
+        architecture=architecture,
+        name=name,
+        exclude=exclude,
+        include=include,
+        output=output,
+        sdists=sdists,
+        build_image=build_image,
+        index=_index(Path(project_dir), index_url, extra_index_urls, find_links),
     )
     try:
         return run(project, [], check=check, on_progress=on_progress, environ=environ).artifacts[0]
     except BuildFailed as exc:
         raise next(iter(exc.failures.values())) from None
+
+
+def _index(
+    project_dir: Path,
+    index_url: str | None,
+    extra_index_urls: Iterable[str],
+    find_links: Iterable[str | Path],
+) -> IndexOptions:
+    """The API's index arguments, as the command line's (relative find links from ``project_dir``)."""
+    return IndexOptions(
+        index_url=index_url,
+        extra_index_urls=tuple(extra_index_urls),
+        find_links=tuple(
+            str(link) if "://" in str(link) else str((project_dir / link).resolve()) for link in find_links
+        ),
+    )
 
 
 @dataclass(kw_only=True, slots=True)
@@ -193,6 +284,7 @@ def run(
     environ: Mapping[str, str] | None = None,
     ecosystems: Mapping[str, Ecosystem] | None = None,
     skip: Sequence[Path] = (),
+    layers: Mapping[str, Artifact] | None = None,
 ) -> BuildResult:
     """Build the selected functions of ``project`` and update its manifest.
 
@@ -202,7 +294,8 @@ def run(
     ``check`` (the default) each package is checked before its zip is written;
     a package with errors raises :class:`VerifyError` and leaves the previous
     zip in place. ``refresh`` re-resolves unpinned requirements; ``ecosystems``
-    replaces the languages' default implementations (by language)."""
+    replaces the languages' default implementations (by language); ``layers``
+    are layer artifacts built before (by name) that the functions may use."""
     env = os.environ if environ is None else environ
     context = _Context(
         project=project,
@@ -228,7 +321,7 @@ def run(
     failures: dict[str, BuildError] = {}
     try:
         _build_all(context, [u for u in units if u.layer is not None], jobs, outcomes, failures)
-        context.layers = {name: outcome.artifact for name, outcome in outcomes.items()}
+        context.layers = {**(layers or {}), **{name: outcome.artifact for name, outcome in outcomes.items()}}
         functions = []
         for spec in (u for u in units if u.layer is None):
             failed = [name for name in spec.layers if name in failures]

@@ -1,4 +1,7 @@
-"""Process validated transactions from the queue: totals per currency."""
+"""Process validated transactions from the queue: totals per currency.
+
+orjson is not in this function's zip: it comes from the "common" layer
+(layers/common/requirements.txt), which Lambda unpacks to /opt/python."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-import orjson
+import orjson  # from the layer
 
 
 def handle(event: dict[str, Any], context: object) -> dict[str, Any]:
