@@ -603,3 +603,15 @@ def test_imports_nobody_provides_fail_the_build(make_project: Callable[..., Path
     (line,) = _errors(result.stderr)
     assert line.startswith("bad: error [imports] app.py: imports 'lpfix_nowhere' (line 2)"), line
     assert (root / "dist" / "good.zip").is_file() and not (root / "dist" / "bad.zip").exists()
+
+
+def test_layers_are_locked_and_built_locked(make_project: Callable[..., Path]) -> None:
+    root = make_project(CONFIG, FILES)
+    assert cli("build", "--locked", cwd=root).returncode == 4  # no lock yet: the layer's is missing too
+    locked = cli("lock", cwd=root)
+    assert locked.returncode == 0, locked.stderr
+    assert (root / "layers" / "common" / "requirements.python3.11-x86_64.lock.txt").is_file()
+    built = cli("build", "--locked", cwd=root)
+    assert built.returncode == 0, built.stderr
+    assert "[lock]" not in built.stderr
+    assert cli("lock", "--check", cwd=root).returncode == 0

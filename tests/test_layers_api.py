@@ -122,7 +122,9 @@ def test_build_function_with_layers_leaves_them_what_they_provide(root: Path) ->
     write_tree(
         root,
         {
-            "functions/api/app.py": "import lpfix_pure\n\ndef handler(e, c):\n    return lpfix_pure.double()\n",
+            "functions/api/app.py": (
+                "import lpfix_pure\n\ndef handler(e, c):\n    return lpfix_pure.double()\n"
+            ),
             "functions/api/requirements.txt": offline_requirements("lpfix-pure"),
             "functions/bare/app.py": "import lpfix_pure\n\ndef handler(e, c):\n    return 1\n",
         },
@@ -163,7 +165,7 @@ def test_build_function_with_layers_leaves_them_what_they_provide(root: Path) ->
             architecture="arm64",
             project_dir=root,
         )
-    with pytest.raises(lambdapack.ConfigError, match="does not serve python3.11 arm64"):
+    with pytest.raises(lambdapack.ConfigError, match=r"does not serve python3\.11 arm64"):
         lambdapack.build_function(
             "functions/bare",
             handler="app.handler",

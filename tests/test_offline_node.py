@@ -485,3 +485,61 @@ def test_check_finds_musl_macos_and_unbuilt_addons_in_a_foreign_zip(tmp_path: Pa
         ("warning", "architecture", "node_modules/lpfix-gyp/", "lpfix-gyp 1.0.0"),
         ("warning", "hygiene", "node_modules/.bin/lpfix-marker", None),
     }  # fmt: skip
+
+
+# -- a Node.js layer --------------------------------------------------------------------------------
+
+
+def test_a_node_layer_serves_its_packages_and_own_modules_from_nodejs_node_modules(tmp_path: Path) -> None:
+    """A Node.js layer: its installed packages under nodejs/node_modules/, its own
+    modules beside them; one zip serves every Node.js runtime listed; a function
+    using it leaves out what it provides and finds both through NODE_PATH, as
+    Lambda sets it (/opt/nodejs/node_modules)."""
+    from noderun import run_handler
+
+    root = tmp_path / "project"
+    config = (
+        '[layers.shared]\npackage_json = "layers/shared/package.json"\nsource = "layers/shared/lib"\n'
+        'runtimes = ["nodejs20.x", "nodejs22.x"]\narchitecture = "x86_64"\n'
+        + _function("fn", "fn", "x86_64", 'layers = ["shared"]\n')
+    )
+    index = (
+        '"use strict";\nconst { double } = require("lpfix-util");\nconst { tag } = require("greeting");\n'
+        "exports.handler = async (event) => tag(double(event.x));\n"
+    )
+    write_tree(
+        root,
+        {
+            "lambdapack.toml": config,
+            "layers/shared/package.json": _package("shared", {"lpfix-util": "1.0.0"}),
+            "layers/shared/lib/greeting/index.js": "exports.tag = (x) => `value ${x}`;\n",
+            "fn/package.json": _package("fn", {"lpfix-util": "1.0.0"}),
+            "fn/index.js": index,
+        },
+    )
+    _ok("lock", cwd=root)
+    assert (root / "layers" / "shared" / "package-lock.json").is_file()  # layers are locked too
+    assert "[lock]" not in _ok("build", "--locked", cwd=root)
+    layer, function = root / "dist" / "shared.zip", root / "dist" / "fn.zip"
+    names = _names(layer)
+    assert "nodejs/node_modules/lpfix-util/index.js" in names
+    assert "nodejs/node_modules/@lpfix/scoped/index.js" in names
+    assert "nodejs/node_modules/greeting/index.js" in names
+    assert all(name.startswith("nodejs/") for name in names), names
+    assert not [n for n in _names(function) if n.startswith("node_modules/")]  # left to the layer
+    document = json.loads((root / "dist" / "lambdapack-manifest.json").read_text())
+    assert document["layers"]["shared"]["compatible_runtimes"] == ["nodejs20.x", "nodejs22.x"]
+    assert document["artifacts"]["fn"]["layers"] == ["shared"]
+
+    opt = tmp_path / "opt"
+    with zipfile.ZipFile(layer) as zf:
+        zf.extractall(opt)
+    result = run_handler(
+        function,
+        "index.handler",
+        {"x": 2},
+        architecture="x86_64",
+        work=tmp_path / "run",
+        env={"NODE_PATH": str(opt / "nodejs" / "node_modules")},
+    )
+    assert result == "value 168"

@@ -31,12 +31,12 @@ def lock_functions(
     environ: Mapping[str, str] | None = None,
     ecosystems: Mapping[str, Ecosystem] | None = None,
 ) -> list[LockResult]:
-    """Resolve each selected function's dependencies for its target into its
+    """Resolve each selected function's (and layer's) dependencies for its target into its
     lock file; functions sharing an input and a target share one lock. With
     ``check_only``, only report which are missing or stale."""
     made = Ecosystems(os.environ if environ is None else environ, ecosystems)
     groups: dict[Path, list[FunctionSpec]] = {}
-    for spec in project.select(names):
+    for spec in project.select_units(names):  # layers have locks too
         path = made.for_target(spec.target).lock_file(spec)
         if path is not None:
             groups.setdefault(path, []).append(spec)
