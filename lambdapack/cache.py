@@ -10,6 +10,8 @@ Layout under :func:`cache_dir` (``LAMBDAPACK_CACHE_DIR`` overrides it)::
     objects/<ab>/<sha256>  compressed form of a source file, by content hash
     built/<key>/           a wheel built from an sdist (lambdapack.python.sdist), by
                            (sdist hash, pure or the image's id, target); record.json
+    pyc/<key>.pyc          a function's own file compiled by the target's Python
+    tools.json             external tools found (strip, interpreters), while unchanged
     tmp/                   work in progress; renamed into place when complete
 
 Every entry is written under ``tmp/`` and renamed into place, so a reader
@@ -29,7 +31,7 @@ import shutil
 import struct
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,6 +207,39 @@ class Cache:
             shutil.rmtree(self.root / kind, ignore_errors=True)
         return freed
 
+    # -- external tools -------------------------------------------------------
+
+    def tool(
+        self, key: str, search: Sequence[str], find: Callable[[], tuple[str, str] | None]
+    ) -> tuple[str, str] | None:
+        """A tool's (path, version) as ``find()`` gives it (a search and a
+        ``--version`` run: too slow for every no-op build), remembered in
+        ``tools.json`` under ``key`` while neither the directories of ``search``
+        (where the tool was looked for: adding a tool there changes them) nor
+        the tool's file changed."""
+        watched = [_stat_signature(Path(d)) for d in search]
+        memo_path = self.root / "tools.json"
+        try:
+            memo = json.loads(memo_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            memo = {}
+        if not isinstance(memo, dict) or memo.get("format") != CACHE_FORMAT:
+            memo = {"format": CACHE_FORMAT}
+        entry = memo.get(key)
+        if (
+            isinstance(entry, dict)
+            and entry.get("search") == watched
+            and entry.get("file") == _stat_signature(Path(str(entry.get("path"))))
+        ):
+            return str(entry["path"]), str(entry["version"])
+        found = find()
+        if found is not None:
+            memo[key] = {"search": watched, "path": found[0], "version": found[1]}
+            memo[key]["file"] = _stat_signature(Path(found[0]))
+            with contextlib.suppress(OSError):  # the memo only saves time
+                write_bytes(memo_path, json.dumps(memo, sort_keys=True).encode("utf-8"))
+        return found
+
     # -- helpers ------------------------------------------------------------
 
     def _tmp_dir(self) -> Path:
@@ -229,6 +264,14 @@ class Cache:
             freed += _size(child)
             shutil.rmtree(child, ignore_errors=True)
         return freed
+
+
+def _stat_signature(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
 def _write_entries(work: Path) -> None:

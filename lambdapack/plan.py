@@ -18,8 +18,10 @@ build beside the state, so that a change can be explained input by input.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,6 +35,7 @@ from lambdapack.runtimes import Target
 from lambdapack.sources import Selected, select
 
 if TYPE_CHECKING:
+    from lambdapack.cache import Cache
     from lambdapack.config import FunctionSpec
     from lambdapack.ecosystem import Ecosystem
     from lambdapack.state import TreeMemos
@@ -180,6 +183,7 @@ def for_function(
     options: Mapping[str, object],
     skip: Sequence[Path] = (),
     environ: Mapping[str, str] | None = None,
+    cache: Cache | None = None,
 ) -> Planned:
     """The plan of ``spec``: its sources (own files and local packages) with
     their content hashes (remembered in ``memos``), its dependency inputs from
@@ -212,9 +216,11 @@ def for_function(
     tools = dict(ecosystem.engine_versions()) if dependencies is not None else {}
     tools.update(ecosystem.package_tools(spec))
     if "strip" in spec.slim and dependencies is not None:
-        from lambdapack.slim import strip_tool
-
-        found = strip_tool(spec.target, environ if environ is not None else {})
+        env = environ if environ is not None else {}
+        search = env.get("PATH", os.defpath).split(os.pathsep)
+        machine = spec.target.architecture.machine
+        find = functools.partial(_strip_tool, spec.target, env)
+        found = cache.tool(f"strip {machine}", search, find) if cache is not None else find()
         tools["strip"] = found[1] if found else "-"  # none: the build says so
     plan = make(
         function=spec.name,
@@ -226,6 +232,12 @@ def for_function(
         dependencies=dependencies,
     )
     return Planned(plan=plan, selected=tuple(trees))
+
+
+def _strip_tool(target: Target, environ: Mapping[str, str]) -> tuple[str, str] | None:
+    from lambdapack.slim import strip_tool  # (imported only when the tool is looked for)
+
+    return strip_tool(target, environ)
 
 
 def _spec_options(spec: FunctionSpec) -> dict[str, object]:

@@ -453,6 +453,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
         options=options,
         skip=context.skip,
         environ=context.environ,
+        cache=context.cache,
     )
     the_plan = planned.plan
     used = planned.trees
