@@ -10,14 +10,13 @@ from collections.abc import Iterator, Sequence
 from packaging.tags import Tag, parse_tag
 
 from lambdapack.contents import Package, PackageFile, top_level
+from lambdapack.python.bytecode import MAGIC_NUMBERS
 from lambdapack.python.target import built_tag_loads, describe_tags, tag_loads
 from lambdapack.runtimes import Target
 from lambdapack.verify.model import Finding
 
 _EXTENSION_RE = re.compile(r"\.cpython-(\d)(\d+)[dmu]*-([A-Za-z0-9_]+-[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)?)\.so$")
 _PYC_TAG_RE = re.compile(r"\.cpython-(\d)(\d+)(?:\.opt-\d+)?\.pyc$")
-#: bytecode magic numbers (little-endian uint16) by Python minor version.
-_PYC_MAGIC = {10: (3430, 3439), 11: (3450, 3495), 12: (3500, 3531), 13: (3550, 3571), 14: (3600, 3699)}
 
 
 def findings(package: Package, target: Target, files: Sequence[PackageFile]) -> Iterator[Finding]:
@@ -92,25 +91,31 @@ def _bytecode(package: Package, target: Target, files: Sequence[PackageFile]) ->
         examples = tuple(f.name for f in grouped[:5]) + (
             (f"… and {len(grouped) - 5} more",) if len(grouped) > 5 else ()
         )
+        owner = _owner(package, grouped[0].name)
+        fix = (
+            'remove them from the dependencies with slim = ["pycache"]'
+            if owner
+            else 'add "__pycache__/" and "*.pyc" to exclude (lambdapack excludes them by default)'
+        )
         yield Finding(
             severity="warning",
             check="hygiene",
             path=key,
+            distribution=owner,
             message=f"{len(grouped)} .pyc file(s) compiled for another Python than {target.runtime.name} "
             "(ignored by the runtime, dead weight)",
-            fix='add "__pycache__/" and "*.pyc" to exclude (lambdapack excludes them by default)',
+            fix=fix,
             details=examples,
         )
 
 
 def _pyc_matches(package: Package, file: PackageFile, target: Target) -> bool:
+    """Whether the runtime loads the ``.pyc``: its tag (``NAME.cpython-3XY.pyc``)
+    names the target's Python, or, untagged (a sourceless ``NAME.pyc``), it
+    starts with the magic number of the target's Python release."""
     major, minor = target.runtime.version
     tagged = _PYC_TAG_RE.search(file.name)
     if tagged:
         return (int(tagged.group(1)), int(tagged.group(2))) == (major, minor)
-    head = package.head(file.name, 2)
-    if len(head) < 2:
-        return False
-    magic = int.from_bytes(head, "little")
-    low, high = _PYC_MAGIC.get(minor, (-1, -1))
-    return low <= magic <= high
+    magic = MAGIC_NUMBERS.get((major, minor))
+    return magic is not None and package.head(file.name, 4) == magic.to_bytes(2, "little") + b"\r\n"

@@ -234,17 +234,35 @@ class PythonEcosystem:
         return {"python": self.interpreter(spec).version}
 
     def interpreter(self, spec: FunctionSpec) -> Interpreter:
-        """The interpreter of exactly the target's Python version (found once per run)."""
-        from lambdapack.python.bytecode import find_interpreter
+        """The interpreter of exactly the target's Python version: found once
+        per run, and remembered in the cache while where it was looked for
+        (PATH, pyenv's and uv's interpreter directories) and its file are unchanged."""
+        from lambdapack.cache import Cache, cache_dir
+        from lambdapack.python.bytecode import Interpreter, find_interpreter
 
         minor = spec.target.runtime.version_string
-        key = (minor, spec.bytecode_interpreter)
+        configured = spec.bytecode_interpreter
+        key = (minor, configured)
+
+        def find() -> tuple[str, str]:
+            made = find_interpreter(minor, configured=configured, environ=self._environ)
+            return str(made.path), made.version
+
         with self._lock:
             found = self._interpreters.get(key)
             if found is None:
-                found = self._interpreters[key] = find_interpreter(
-                    minor, configured=spec.bytecode_interpreter, environ=self._environ
+                home = Path(self._environ.get("HOME", "/"))
+                search = [
+                    *self._environ.get("PATH", "").split(os.pathsep),
+                    str(Path(self._environ.get("PYENV_ROOT") or home / ".pyenv") / "versions"),
+                    self._environ.get("UV_PYTHON_INSTALL_DIR") or str(home / ".local/share/uv/python"),
+                    *([str(configured)] if configured else []),
+                ]
+                remembered = Cache(cache_dir(self._environ)).tool(
+                    f"python {minor} {configured or ''}", search, find
                 )
+                assert remembered is not None  # (find raises when there is none)
+                found = self._interpreters[key] = Interpreter(path=Path(remembered[0]), version=remembered[1])
         return found
 
     def finish_dependencies(self, spec: FunctionSpec, site: Path) -> Sequence[Finding]:

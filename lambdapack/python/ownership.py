@@ -24,7 +24,22 @@ def owners(package: Package) -> dict[str, Distribution]:
         for file in package.files:
             if file.name.startswith(dist_info + "/"):
                 found[file.name] = dist
+    for file in package.files:  # bytecode compiled after the install is its source's
+        if file.name.endswith(".pyc") and file.name not in found:
+            owner = found.get(_source_of(file.name))
+            if owner is not None:
+                found[file.name] = owner
     return found
+
+
+def _source_of(pyc: str) -> str:
+    """The source of a ``.pyc``: ``a/__pycache__/m.cpython-311.pyc`` and the
+    sourceless ``a/m.pyc`` are both ``a/m.py``'s."""
+    directory, _, name = pyc.rpartition("/")
+    if directory == "__pycache__" or directory.endswith("/__pycache__"):
+        directory = directory[: -len("__pycache__")].rstrip("/")
+        name = name.split(".", 1)[0] + ".pyc"
+    return f"{directory}/{name[:-1]}" if directory else name[:-1]
 
 
 def _record_paths(data: bytes) -> Iterator[str]:
