@@ -139,6 +139,9 @@ class Rules:
     #: and sizes (rewritten after slimming), if any.
     record: str | None = None
     rules: tuple[Rule, ...] = field(default=())
+    #: Test directories that the package's other modules import (by dotted
+    #: module name: ``numpy.testing`` imports ``numpy._core.tests._natype``) stay.
+    imported_tests_stay: bool = False
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -164,6 +167,7 @@ _PYTHON = Rules(
     language="python",
     metadata="*.dist-info",
     record="RECORD",
+    imported_tests_stay=True,
     rules=(
         Rule(option="tests", directories=frozenset({"tests", "test"})),
         Rule(option="stubs", names=("*.pyi",)),
@@ -441,7 +445,45 @@ def _plan(
                     continue
                 planned[rule.option].append(file)
                 break
+    if rules.imported_tests_stay and planned.get("tests"):
+        planned["tests"] = _not_imported(package, planned["tests"], rules)
     return planned
+
+
+def _not_imported(package: Package, tests: list[PackageFile], rules: Rules) -> list[PackageFile]:
+    """``tests`` without the modules of test directories that other Python
+    files import by name (``numpy.testing`` imports
+    ``numpy._core.tests._natype``): such a module stays with its packages'
+    ``__init__.py``; a test package imported as a whole stays whole."""
+    test_rule = next(r for r in rules.rules if r.option == "tests")
+    directories: set[str] = set()
+    for file in tests:
+        parts = file.name.split("/")[:-1]
+        index = next(i for i, part in enumerate(parts) if part in test_rule.directories)
+        directories.add(".".join(parts[: index + 1]))
+    alternatives = b"|".join(re.escape(d.encode()) for d in sorted(directories, key=len, reverse=True))
+    pattern = re.compile(rb"\b(?:" + alternatives + rb")(?:\.\w+)*")
+    leaving = {f.name for f in tests}
+    imported: set[str] = set()
+    for file in package.files:
+        if file.name.endswith(".py") and file.name not in leaving:
+            imported.update(m.group(0).decode() for m in pattern.finditer(package.read(file.name)))
+    if not imported:
+        return tests
+    stays: set[str] = set()  # files, and directories ending in "/"
+    for module in imported:
+        path = module.replace(".", "/")
+        if module in directories:  # the test package itself: all of it
+            stays.add(path + "/")
+            continue
+        stays.update({path + ".py", path + "/"})
+        parts = path.split("/")
+        stays.update("/".join(parts[:i]) + "/__init__.py" for i in range(1, len(parts)))
+    return [
+        f
+        for f in tests
+        if f.name not in stays and not any(f.name.startswith(d) for d in stays if d.endswith("/"))
+    ]
 
 
 def _owned_packages(package: Package, rules: Rules) -> frozenset[str] | None:

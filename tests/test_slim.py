@@ -576,3 +576,32 @@ def test_inspect_shows_what_slimming_would_save(tmp_path: Path) -> None:
     as_json = cli("inspect", "--json", str(archive), cwd=tmp_path)
     savings = {s["option"]: s["files"] for s in json.loads(as_json.stdout)["slim"]["savings"]}
     assert savings["tests"] == len(PYTHON_GONE["tests"]) and savings["stubs"] == len(PYTHON_GONE["stubs"])
+
+
+def test_a_test_module_other_modules_import_stays(tmp_path: Path) -> None:
+    """numpy 2.2's numpy.testing imports numpy._core.tests._natype: that module
+    stays (removing it breaks `from numpy import *` and scipy); the tests go."""
+    root = tmp_path / "site"
+    write_tree(
+        root,
+        {
+            "numpy/__init__.py": "",
+            "numpy/testing/utils.py": "from numpy._core.tests._natype import pd_NA\n",
+            "numpy/_core/__init__.py": "",
+            "numpy/_core/tests/_natype.py": "pd_NA = None\n",
+            "numpy/_core/tests/test_umath.py": "def test(): pass\n",
+            "numpy/_core/tests/data/big.csv": "1,2\n" * 100,
+            "numpy/linalg/tests/test_linalg.py": "def test(): pass\n",
+            "whole/__init__.py": "import whole.tests\n",
+            "whole/tests/__init__.py": "",
+            "whole/tests/test_x.py": "",
+            "numpy-2.2.6.dist-info/METADATA": "Name: numpy\n",
+        },
+    )
+    record(root, "numpy-2.2.6.dist-info")
+    slim_tree(root, ["tests"], language="python", target=PY311, environ=NO_TOOL)
+    left = files(root)
+    assert "numpy/_core/tests/_natype.py" in left
+    assert not {"numpy/_core/tests/test_umath.py", "numpy/_core/tests/data/big.csv"} & left
+    assert "numpy/linalg/tests/test_linalg.py" not in left
+    assert {"whole/tests/__init__.py", "whole/tests/test_x.py"} <= left  # imported as a package: kept whole
