@@ -80,7 +80,7 @@ class StagedPackage(Package):
     ) -> None:
         self.label = label
         self.ownership = ownership
-        self._paths = {e.name: Path(e.path) for e in entries}
+        self._paths = {e.name: e.path for e in entries}  # as given: 20,000 Path objects cost 10 ms
         self.files = tuple(
             PackageFile(
                 name=e.name,
@@ -92,10 +92,10 @@ class StagedPackage(Package):
         self.zipped_size = None
 
     def read(self, name: str) -> bytes:
-        return self._paths[name].read_bytes()
+        return Path(self._paths[name]).read_bytes()
 
     def head(self, name: str, size: int) -> bytes:
-        with self._paths[name].open("rb") as f:
+        with Path(self._paths[name]).open("rb") as f:
             return f.read(size)
 
 

@@ -62,23 +62,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import BinaryIO
 
 from lambdapack import processes
 from lambdapack.archive import ArchiveEntry
 from lambdapack.cache import key
 from lambdapack.errors import ToolError, os_error, tool_details
+from lambdapack.python.target import MAGIC_NUMBERS
 
-#: Each CPython release's bytecode magic number (the first two bytes of a
-#: ``.pyc``, little-endian, then ``\r\n``), from CPython's
-#: Lib/importlib/_bootstrap_external.py (3.10-3.13) and
-#: Include/internal/pycore_magic_number.h (3.14: 3627 since 3.14rc3). 3.10 to
-#: 3.13 checked against ``importlib.util.MAGIC_NUMBER`` of CPython 3.10.13,
-#: 3.11.7, 3.12.1 and 3.13.0; 3.14 not checked (no interpreter here).
-MAGIC_NUMBERS: Mapping[tuple[int, int], int] = MappingProxyType(
-    {(3, 10): 3439, (3, 11): 3495, (3, 12): 3531, (3, 13): 3571, (3, 14): 3627}
-)
 #: Bumped when the bytes compiled for a source change (part of every cache key).
 RECIPE = "1"
 #: Flags of an unchecked hash-based .pyc (PEP 552: hash-based, do not check the source).

@@ -3,15 +3,13 @@ target interpreter, bytecode compiled for another Python."""
 
 from __future__ import annotations
 
-import email.parser
 import re
 from collections.abc import Iterator, Sequence
 
 from packaging.tags import Tag, parse_tag
 
 from lambdapack.contents import Package, PackageFile, top_level
-from lambdapack.python.bytecode import MAGIC_NUMBERS
-from lambdapack.python.target import built_tag_loads, describe_tags, tag_loads
+from lambdapack.python.target import MAGIC_NUMBERS, built_tag_loads, describe_tags, tag_loads
 from lambdapack.runtimes import Target
 from lambdapack.verify.model import Finding
 
@@ -32,6 +30,8 @@ def _owner(package: Package, name: str) -> str | None:
 
 def wheel_tags(text: str) -> list[str]:
     """The ``Tag`` values of a ``WHEEL`` file (an email-header document)."""
+    import email.parser  # here: the email package costs a build that checks no wheel 15 ms
+
     return [t.strip() for t in email.parser.Parser().parsestr(text, headersonly=True).get_all("Tag") or []]
 
 

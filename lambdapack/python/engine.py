@@ -17,7 +17,6 @@ from typing import Protocol
 
 from lambdapack import processes
 from lambdapack.errors import ToolError
-from lambdapack.python.pins import resolution_platform
 from lambdapack.python.target import python_version, uv_platform
 from lambdapack.runtimes import Target
 
@@ -202,3 +201,11 @@ def _find_uv() -> str:
     except ImportError:  # pragma: no cover - uv is a dependency
         return "uv"
     return find_uv_bin()
+
+
+def resolution_platform(target: Target) -> str:
+    """lambdapack.python.pins.resolution_platform (imported when a resolution needs it:
+    a build that reuses its lock and dependency set never loads the pin selection)."""
+    from lambdapack.python.pins import resolution_platform as platform
+
+    return platform(target)

@@ -6,10 +6,22 @@ triple uv resolves with.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from packaging.tags import Tag, compatible_tags, cpython_tags
 
 from lambdapack.runtimes import Target
+
+#: Each CPython release's bytecode magic number (the first two bytes of a
+#: ``.pyc``, little-endian, then ``\r\n``), from CPython's
+#: Lib/importlib/_bootstrap_external.py (3.10-3.13) and
+#: Include/internal/pycore_magic_number.h (3.14: 3627 since 3.14rc3). 3.10 to
+#: 3.13 checked against ``importlib.util.MAGIC_NUMBER`` of CPython 3.10.13,
+#: 3.11.7, 3.12.1 and 3.13.0; 3.14 not checked (no interpreter here).
+MAGIC_NUMBERS: Mapping[tuple[int, int], int] = MappingProxyType(
+    {(3, 10): 3439, (3, 11): 3495, (3, 12): 3531, (3, 13): 3571, (3, 14): 3627}
+)
 
 #: manylinux glibc levels uv 0.13 accepts in ``--python-platform`` triples.
 #: uv has no triple for 2.18 … 2.27: a resolution runs at the next level up and
