@@ -1,7 +1,9 @@
 """lambdapack against the baseline tools, same machine, same process tree.
 
     python bench/run.py [--runs 5] [--cold-runs 3] [--configs small,large] [--archs arm64,x86_64]
-                        [--only functions,thirty,20k,node,containers] [--ref GIT_REF] [--workdir DIR]
+                        [--only functions,thirty,20k,node,containers,slimming,layers,coldstart]
+                        [--ref GIT_REF]
+                        [--workdir DIR]
 
 For each function (small: requests + pydantic + orjson; large: numpy +
 pandas) and architecture (python3.11), it times whole processes, in
@@ -31,6 +33,19 @@ and, only when --only names it:
           an sdist with C code (mmh3 2.5.1, python3.11, x86_64 and arm64 as
           --archs says) compiled in the build image on a Docker Engine, against
           doing it by hand: see bench/containers.py, which also runs alone
+  slimming
+          what `slim` saves and costs (numpy + pandas, python3.11; sharp +
+          the DynamoDB client, nodejs20.x; on --archs), against pip / npm +
+          zip, and that the slimmed zips still import: see bench/slimming.py,
+          which also runs alone (there with the architectures x86_64,arm64)
+  layers  a function whose dependencies live in a layer (requests + pydantic,
+          python3.11 x86_64) against the same function carrying them: cold,
+          warm and no-op builds: see bench/layers.py, which also runs alone
+          (there with 15 runs by default)
+  coldstart
+          the handler's import time from a read-only unpacked zip, with and
+          without `bytecode = true` (pandas + pydantic, requests + boto3;
+          python3.11 x86_64): see bench/coldstart.py, which also runs alone
 
 lambdapack is measured as users install it: a wheel built from a clean copy
 of the working tree (or of --ref) is installed into bench/.venv each run.
@@ -522,7 +537,10 @@ def main() -> None:
         help="run only these scenarios, comma-separated, of: functions (the per-function table), "
         "thirty (30 functions), 20k (one function of 20,000 files; no network needed), "
         "node (a Node.js function against the npm recipe; only when named here), "
-        "containers (an sdist compiled in the build image; needs a Docker Engine; only when named here)",
+        "containers (an sdist compiled in the build image; needs a Docker Engine; only when named here), "
+        "slimming (what `slim` saves and costs; only when named here), "
+        "layers (a function with its dependencies in a layer; only when named here), "
+        "coldstart (import time with and without target bytecode; only when named here)",
     )
     parser.add_argument("--workdir", type=Path, help="keep the work here (default: a temporary directory)")
     parser.add_argument(
@@ -531,11 +549,12 @@ def main() -> None:
         "uncommitted changes included)",
     )
     args = parser.parse_args()
-    scenarios = {"functions", "thirty", "20k", "node", "containers"}
+    scenarios = {"functions", "thirty", "20k", "node", "containers", "slimming", "layers", "coldstart"}
     if args.only:
         selected = set(args.only.split(","))
     else:
-        selected = scenarios - {"node", "containers"} - ({"thirty"} if args.no_thirty else set())
+        named_only = {"node", "containers", "slimming", "layers", "coldstart"}
+        selected = scenarios - named_only - ({"thirty"} if args.no_thirty else set())
     if selected - scenarios:
         parser.error(f"--only: unknown scenario(s) {', '.join(sorted(selected - scenarios))}")
     install_lambdapack(args.ref)
@@ -567,11 +586,35 @@ def main() -> None:
 
         print("benchmarking source builds in containers ...", file=sys.stderr, flush=True)
         containers = bench_containers(args, work)
+    slimming = None
+    if "slimming" in selected:
+        from slimming import bench_slimming, report_slimming  # bench/slimming.py
+
+        print("benchmarking slimming ...", file=sys.stderr, flush=True)
+        slimming = bench_slimming(args, work)
+    layers = None
+    if "layers" in selected:
+        from layers import bench_layers, report_layers  # bench/layers.py
+
+        print("benchmarking a function with a layer ...", file=sys.stderr, flush=True)
+        layers = bench_layers(args, work)
+    coldstart = None
+    if "coldstart" in selected:
+        from coldstart import bench_coldstart, report_coldstart  # bench/coldstart.py
+
+        print("benchmarking cold starts ...", file=sys.stderr, flush=True)
+        coldstart = bench_coldstart(args, work)
     lines = report(results, thirty, twenty_k)
     if node is not None:
         lines += ["", *report_node(node)] if lines else report_node(node)
     if containers is not None:
         lines += ["", *report_containers(containers)] if lines else report_containers(containers)
+    if slimming is not None:
+        lines += ["", *report_slimming(slimming)] if lines else report_slimming(slimming)
+    if layers is not None:
+        lines += ["", *report_layers(layers)] if lines else report_layers(layers)
+    if coldstart is not None:
+        lines += ["", *report_coldstart(coldstart)] if lines else report_coldstart(coldstart)
     print("\n".join(lines))
     save_results(
         "latest.json",
@@ -583,6 +626,9 @@ def main() -> None:
             "twenty_k": twenty_k,
             "node": node,
             "containers": containers,
+            "slimming": slimming,
+            "layers": layers,
+            "coldstart": coldstart,
             "report": lines,
         },
     )
