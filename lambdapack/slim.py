@@ -347,8 +347,9 @@ def _no_tool(target: Target) -> str:
     package = "binutils-x86-64-linux-gnu" if machine == "x86_64" else f"binutils-{machine}-linux-gnu"
     return (
         f'slim "strip": no strip tool for {machine} ELF files (looked for llvm-strip and '
-        f"{machine}-linux-gnu-strip on PATH); install one (`apt-get install llvm` or "
-        f'`apt-get install {package}`), or remove "strip" from slim'
+        f"{machine}-linux-gnu-strip on PATH); install LLVM 19 or later (Debian 12: `apt-get install "
+        f'llvm-19`; older tools strip manylinux libraries less) or `apt-get install {package}`, '
+        'or remove "strip" from slim'
     )
 
 
