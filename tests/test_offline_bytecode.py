@@ -155,3 +155,30 @@ def test_no_interpreter_of_the_targets_version_is_the_documented_error(
         in result.stderr
     )
     assert "uv python install 3.12" in result.stderr
+
+
+def test_only_ships_dependencies_without_their_sources(
+    make_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    config = (
+        'runtime = "python3.11"\narchitecture = "x86_64"\nbytecode = "only"\n'
+        '[functions.api]\nsource = "api"\nhandler = "app.handler"\n'
+    )
+    files = {k: v for k, v in FILES.items() if k.startswith("api/")}
+    files["api/app.py"] = APP.replace("from helpers import label\n", "").replace("label(", "str(")
+    root = make_project(config, files)
+    result = cli("build", cwd=root)
+    assert result.returncode == 0, result.stderr
+    names = set(_zip(root / "dist" / "api.zip"))
+    assert "lpfix_base/__init__.pyc" in names and "lpfix_base/__init__.py" not in names
+    assert "app.py" in names and "__pycache__/app.cpython-311.pyc" in names  # own code keeps its source
+    task = tmp_path / "task"
+    with zipfile.ZipFile(root / "dist" / "api.zip") as zf:
+        zf.extractall(task)
+    python = find_interpreter("3.11", environ=os.environ).path
+    driver = "import sys; sys.path.insert(0, sys.argv[1]); import app; print(app.handler({}, None))"
+    done = subprocess.run(
+        [str(python), "-I", "-S", "-B", "-c", driver, str(task)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "lpfix_base"
