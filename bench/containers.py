@@ -70,7 +70,6 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -80,10 +79,9 @@ from run import (
     LAMBDAPACK,
     MACHINE,
     _clean_environment,
-    _describe,
-    install_lambdapack,
     median,
-    save_results,
+    run_alone,
+    standalone_parser,
 )
 
 RUNTIME = "python3.11"
@@ -453,33 +451,16 @@ def report_containers(result: dict[str, object]) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--runs", type=int, default=3, help="timed runs of warm-sdist, warm and no-op")
-    parser.add_argument("--cold-runs", type=int, default=3, help="timed runs of the baseline and cold")
+    parser = standalone_parser(__doc__, runs=3, cold_runs=3)
     parser.add_argument("--archs", default="x86_64,arm64")
-    parser.add_argument("--workdir", type=Path, help="keep the work here (default: a temporary directory)")
-    parser.add_argument(
-        "--ref",
-        help="benchmark lambdapack as committed at this git ref (default: the working tree)",
-    )
     args = parser.parse_args()
-    install_lambdapack(args.ref)
-    measured = _describe(args.ref)  # now: HEAD may move while the benchmark runs
-    work = args.workdir or Path(tempfile.mkdtemp(prefix="lambdapack-bench-containers-"))
-    work.mkdir(parents=True, exist_ok=True)
-    result = bench_containers(args, work)
-    lines = report_containers(result)
-    print("\n".join(lines))
-    save_results(
-        "containers.json",
-        args={"runs": args.runs, "cold_runs": args.cold_runs, "archs": args.archs},
-        measured=measured,
-        results={"containers": result, "report": lines},
+    run_alone(
+        "containers",
+        args,
+        bench_containers,
+        report_containers,
+        {"runs": args.runs, "cold_runs": args.cold_runs, "archs": args.archs},
     )
-    if args.workdir is None:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

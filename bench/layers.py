@@ -49,12 +49,18 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
 
-from run import LAMBDAPACK, REPO, _clean_environment, _describe, install_lambdapack, median, save_results
+from run import (
+    LAMBDAPACK,
+    REPO,
+    _clean_environment,
+    median,
+    run_alone,
+    standalone_parser,
+)
 
 sys.path.insert(0, str(REPO / "tests"))
 import pyrun  # tests/pyrun.py: runs a Python handler from a zip (and its layers), as Lambda does
@@ -277,32 +283,9 @@ def report_layers(result: dict[str, object]) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--runs", type=int, default=15, help="timed runs of warm and no-op (each project)")
-    parser.add_argument("--cold-runs", type=int, default=3, help="timed cold builds (each project)")
-    parser.add_argument("--workdir", type=Path, help="keep the work here (default: a temporary directory)")
-    parser.add_argument(
-        "--ref",
-        help="benchmark lambdapack as committed at this git ref (default: the working tree)",
-    )
+    parser = standalone_parser(__doc__, runs=15, cold_runs=3)
     args = parser.parse_args()
-    install_lambdapack(args.ref)
-    measured = _describe(args.ref)
-    work = args.workdir or Path(tempfile.mkdtemp(prefix="lambdapack-bench-layers-"))
-    work.mkdir(parents=True, exist_ok=True)
-    result = bench_layers(args, work)
-    lines = report_layers(result)
-    print("\n".join(lines))
-    save_results(
-        "layers.json",
-        args={"runs": args.runs, "cold_runs": args.cold_runs},
-        measured=measured,
-        results={"layers": result, "report": lines},
-    )
-    if args.workdir is None:
-        shutil.rmtree(work, ignore_errors=True)
+    run_alone("layers", args, bench_layers, report_layers, {"runs": args.runs, "cold_runs": args.cold_runs})
 
 
 if __name__ == "__main__":

@@ -41,12 +41,17 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
 
-from run import LAMBDAPACK, _clean_environment, _describe, install_lambdapack, median, save_results
+from run import (
+    LAMBDAPACK,
+    _clean_environment,
+    median,
+    run_alone,
+    standalone_parser,
+)
 
 SHARP = "0.33.5"
 DYNAMODB = "3.1169.0"  # @aws-sdk/client-dynamodb, the newest 3.x when this was written
@@ -278,31 +283,9 @@ def report_node(result: dict[str, object]) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--runs", type=int, default=5, help="timed runs of the recipe, warm and no-op")
-    parser.add_argument("--cold-runs", type=int, default=3, help="timed cold lambdapack builds")
-    parser.add_argument("--workdir", type=Path, help="keep the work here (default: a temporary directory)")
-    parser.add_argument(
-        "--ref",
-        help="benchmark lambdapack as committed at this git ref (default: the working tree)",
-    )
+    parser = standalone_parser(__doc__, runs=5, cold_runs=3)
     args = parser.parse_args()
-    install_lambdapack(args.ref)
-    work = args.workdir or Path(tempfile.mkdtemp(prefix="lambdapack-bench-node-"))
-    work.mkdir(parents=True, exist_ok=True)
-    result = bench_node(args, work)
-    lines = report_node(result)
-    print("\n".join(lines))
-    save_results(
-        "node.json",
-        args={"runs": args.runs, "cold_runs": args.cold_runs},
-        measured=_describe(args.ref),
-        results={"node": result, "report": lines},
-    )
-    if args.workdir is None:
-        shutil.rmtree(work, ignore_errors=True)
+    run_alone("node", args, bench_node, report_node, {"runs": args.runs, "cold_runs": args.cold_runs})
 
 
 if __name__ == "__main__":

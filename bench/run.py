@@ -72,6 +72,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -181,6 +182,44 @@ def save_results(name: str, *, args: dict[str, object], measured: object, result
         **results,
     }
     (out / name).write_text(json.dumps(document, indent=2, default=str) + "\n")
+
+
+def standalone_parser(doc: str, runs: int | None, cold_runs: int | None) -> argparse.ArgumentParser:
+    """The options every scenario script takes when it runs alone (--runs and
+    --cold-runs when given a default, --workdir, --ref); it adds its own."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if runs is not None:
+        parser.add_argument("--runs", type=int, default=runs, help="timed runs of each warm scenario")
+    if cold_runs is not None:
+        parser.add_argument("--cold-runs", type=int, default=cold_runs, help="timed cold builds")
+    parser.add_argument("--workdir", type=Path, help="keep the work here (default: a temporary directory)")
+    parser.add_argument(
+        "--ref",
+        help="benchmark lambdapack as committed at this git ref (default: the working tree)",
+    )
+    return parser
+
+
+def run_alone(
+    name: str,
+    args: argparse.Namespace,
+    bench: Callable[[argparse.Namespace, Path], dict[str, object]],
+    report: Callable[[dict[str, object]], list[str]],
+    saved: dict[str, object],
+) -> None:
+    """What a scenario script does alone: install lambdapack (of --ref), run
+    the scenario in --workdir or a temporary directory, print its report and
+    write bench/results/NAME.json (``saved``: the arguments to record)."""
+    install_lambdapack(args.ref)
+    measured = _describe(args.ref)  # now: HEAD may move while the benchmark runs
+    work = args.workdir or Path(tempfile.mkdtemp(prefix=f"lambdapack-bench-{name}-"))
+    work.mkdir(parents=True, exist_ok=True)
+    result = bench(args, work)
+    lines = report(result)
+    print("\n".join(lines))
+    save_results(f"{name}.json", args=saved, measured=measured, results={name: result, "report": lines})
+    if args.workdir is None:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def install_lambdapack(ref: str | None = None) -> None:

@@ -70,7 +70,6 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from collections import Counter
@@ -78,7 +77,14 @@ from pathlib import Path
 
 from node import PACKAGE_JSON, SHARP
 from node import environment as node_environment
-from run import LAMBDAPACK, REPO, _describe, install_lambdapack, median, recipe, save_results
+from run import (
+    LAMBDAPACK,
+    REPO,
+    median,
+    recipe,
+    run_alone,
+    standalone_parser,
+)
 
 sys.path.insert(0, str(REPO / "tests"))
 import noderun  # tests/noderun.py: runs a Node.js handler from a zip, as Lambda does
@@ -587,33 +593,13 @@ def report_slimming(result: dict[str, object]) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--cold-runs", type=int, default=3, help="timed cold builds of each variant")
+    parser = standalone_parser(__doc__, runs=None, cold_runs=3)
     parser.add_argument("--archs", default="x86_64,arm64")
     parser.add_argument("--no-arm64-node", action="store_true", help="do not run the arm64 Node.js handler")
-    parser.add_argument("--workdir", type=Path, help="keep the work here (default: a temporary directory)")
-    parser.add_argument(
-        "--ref",
-        help="benchmark lambdapack as committed at this git ref (default: the working tree)",
-    )
     args = parser.parse_args()
-    install_lambdapack(args.ref)
-    measured = _describe(args.ref)
-    work = args.workdir or Path(tempfile.mkdtemp(prefix="lambdapack-bench-slimming-"))
-    work.mkdir(parents=True, exist_ok=True)
-    result = bench_slimming(args, work)
-    lines = report_slimming(result)
-    print("\n".join(lines))
-    save_results(
-        "slimming.json",
-        args={"cold_runs": args.cold_runs, "archs": args.archs},
-        measured=measured,
-        results={"slimming": result, "report": lines},
+    run_alone(
+        "slimming", args, bench_slimming, report_slimming, {"cold_runs": args.cold_runs, "archs": args.archs}
     )
-    if args.workdir is None:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
