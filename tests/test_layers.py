@@ -615,3 +615,18 @@ def test_layers_are_locked_and_built_locked(make_project: Callable[..., Path]) -
     assert built.returncode == 0, built.stderr
     assert "[lock]" not in built.stderr
     assert cli("lock", "--check", cwd=root).returncode == 0
+
+
+def test_imports_after_a_sys_path_change_are_not_checked(make_project: Callable[..., Path]) -> None:
+    """The vendor-directory pattern: what is imported after the handler module
+    changes sys.path may come from anywhere, so it is not reported."""
+    app = (
+        "import os\nimport sys\n\n"
+        'sys.path.insert(0, os.path.join(os.path.dirname(__file__), "vendor"))\n'
+        "import vendored_only  # noqa: E402\n\n\ndef handler(event, context):\n    return 1\n"
+    )
+    config = 'runtime = "python3.11"\narchitecture = "x86_64"\n'
+    config += '[functions.fn]\nsource = "fn"\nhandler = "app.handler"\n'
+    root = make_project(config, {"fn/app.py": app, "fn/vendor/vendored_only.py": "X = 1\n"})
+    result = cli("build", cwd=root)
+    assert result.returncode == 0, result.stderr

@@ -13,6 +13,8 @@ from lambdapack.verify.model import Finding
 #: What Python runtimes provide besides the standard library (in /var/runtime).
 RUNTIME_MODULES = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3", "awslambdaric", "bootstrap"}
+    # and what the older runtimes' site-packages hold besides
+    | {"pip", "setuptools", "pkg_resources", "_distutils_hack"}
 )
 
 
@@ -145,6 +147,8 @@ def _missing_imports(tree: ast.Module, path: str, importable: set[str]) -> Itera
     """Modules the handler module imports unconditionally at module level that
     nothing on Lambda's path provides: the import fails at every cold start."""
     for node in tree.body:
+        if _changes_path(node):  # sys.path.insert(0, "vendor") …: later imports may come from anywhere
+            return
         if isinstance(node, ast.Import):
             wanted = [(a.name.split(".")[0], node.lineno) for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -164,6 +168,16 @@ def _missing_imports(tree: ast.Module, path: str, importable: set[str]) -> Itera
                 "function uses)",
             )
             importable.add(name)  # once per module
+
+
+def _changes_path(node: ast.stmt) -> bool:
+    """Whether a statement touches ``sys.path`` or calls ``site.addsitedir``."""
+    return any(
+        isinstance(inner, ast.Attribute)
+        and isinstance(inner.value, ast.Name)
+        and (inner.value.id, inner.attr) in (("sys", "path"), ("site", "addsitedir"))
+        for inner in ast.walk(node)
+    )
 
 
 def _importable(names: set[str] | frozenset[str]) -> set[str]:
