@@ -348,7 +348,7 @@ def _no_tool(target: Target) -> str:
     return (
         f'slim "strip": no strip tool for {machine} ELF files (looked for llvm-strip and '
         f"{machine}-linux-gnu-strip on PATH); install LLVM 19 or later (Debian 12: `apt-get install "
-        f'llvm-19`; older tools strip manylinux libraries less) or `apt-get install {package}`, '
+        f"llvm-19`; older tools strip manylinux libraries less) or `apt-get install {package}`, "
         'or remove "strip" from slim'
     )
 
