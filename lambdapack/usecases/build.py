@@ -514,7 +514,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
                 checked = checked - left
                 known = [f for f in known if f.path not in left and f.distribution not in left_to_layers]
             handler = spec.handler if spec.layer is None else None
-            provided = frozenset(name for layer in layers for name in layer.provides)
+            provided = frozenset(entry for layer in layers for entry in layer.provides)
             verdict = verify(
                 staged, spec.target, handler, ecosystem, checked=checked, known=known, provided=provided
             )
