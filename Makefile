@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EXAMPLE := examples/transactions
 NODE_EXAMPLE := examples/events
 
-.PHONY: setup demo test test-offline lint unit clean bench readme-example
+.PHONY: setup demo test test-offline coverage lint unit clean bench readme-example
 
 $(BIN)/lambdapack: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,12 +31,19 @@ unit: setup
 
 test: lint unit
 
-# The offline tier: every test not marked `network` or `engine` (no network, no Docker Engine; under a minute on two
-# cores, one pytest worker per core), with the line coverage of lambdapack/ (also of the
-# `python -m lambdapack` processes the tests start, see .coveragerc). `make test` runs everything,
-# in one process; it is CI's command.
+# The offline tier: every test not marked `network` or `engine` (no network, no Docker Engine; under a
+# minute on two cores). One pytest worker more than there are cores (many tests wait on npm, uv or
+# an interpreter they started), each module's tests in one worker (`--dist loadscope`: a module's
+# fixtures, such as a project built once for its tests, are made once). `make coverage` runs the same tests with the line coverage of
+# lambdapack/ (also of the `python -m lambdapack` processes the tests start, see .coveragerc;
+# tracing makes them about a quarter slower). `make test` runs everything, in one process; it is
+# CI's command.
+OFFLINE := -m "not network and not engine" --dist loadscope -n $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 test-offline: setup
-	$(BIN)/pytest -m "not network and not engine" -n auto --cov=lambdapack --cov-report=term
+	$(BIN)/pytest $(OFFLINE) --no-cov
+
+coverage: setup
+	$(BIN)/pytest $(OFFLINE) --cov=lambdapack --cov-report=term
 
 clean:
 	rm -rf $(VENV) $(EXAMPLE)/dist $(NODE_EXAMPLE)/dist .pytest_cache .mypy_cache .ruff_cache .coverage
