@@ -62,6 +62,7 @@ the raw numbers go to bench/results/latest.json.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -85,6 +86,15 @@ CONFIGS = {
 }
 RUNTIME = "python3.11"
 MACHINE = {"arm64": "aarch64", "x86_64": "x86_64"}
+#: The scenarios run only when --only names them, each its own script bench/NAME.py
+#: (bench_NAME(args, work) and report_NAME(result)), with what they measure.
+NAMED_ONLY = {
+    "node": "a Node.js function",
+    "containers": "source builds in containers",
+    "slimming": "slimming",
+    "layers": "a function with a layer",
+    "coldstart": "cold starts",
+}
 
 APP = '''"""A function of the benchmark."""
 
@@ -588,12 +598,11 @@ def main() -> None:
         "uncommitted changes included)",
     )
     args = parser.parse_args()
-    scenarios = {"functions", "thirty", "20k", "node", "containers", "slimming", "layers", "coldstart"}
+    scenarios = {"functions", "thirty", "20k", *NAMED_ONLY}
     if args.only:
         selected = set(args.only.split(","))
     else:
-        named_only = {"node", "containers", "slimming", "layers", "coldstart"}
-        selected = scenarios - named_only - ({"thirty"} if args.no_thirty else set())
+        selected = scenarios - set(NAMED_ONLY) - ({"thirty"} if args.no_thirty else set())
     if selected - scenarios:
         parser.error(f"--only: unknown scenario(s) {', '.join(sorted(selected - scenarios))}")
     install_lambdapack(args.ref)
@@ -613,47 +622,16 @@ def main() -> None:
     if "20k" in selected:
         print("benchmarking one function of 20,000 files ...", file=sys.stderr, flush=True)
         twenty_k = bench_twenty_k(args, work)
-    node = None
-    if "node" in selected:
-        from node import bench_node, report_node  # bench/node.py
-
-        print("benchmarking a Node.js function ...", file=sys.stderr, flush=True)
-        node = bench_node(args, work)
-    containers = None
-    if "containers" in selected:
-        from containers import bench_containers, report_containers  # bench/containers.py
-
-        print("benchmarking source builds in containers ...", file=sys.stderr, flush=True)
-        containers = bench_containers(args, work)
-    slimming = None
-    if "slimming" in selected:
-        from slimming import bench_slimming, report_slimming  # bench/slimming.py
-
-        print("benchmarking slimming ...", file=sys.stderr, flush=True)
-        slimming = bench_slimming(args, work)
-    layers = None
-    if "layers" in selected:
-        from layers import bench_layers, report_layers  # bench/layers.py
-
-        print("benchmarking a function with a layer ...", file=sys.stderr, flush=True)
-        layers = bench_layers(args, work)
-    coldstart = None
-    if "coldstart" in selected:
-        from coldstart import bench_coldstart, report_coldstart  # bench/coldstart.py
-
-        print("benchmarking cold starts ...", file=sys.stderr, flush=True)
-        coldstart = bench_coldstart(args, work)
+    named: dict[str, object] = {}
+    for scenario, what in NAMED_ONLY.items():  # each in its own script, bench/SCENARIO.py
+        if scenario in selected:
+            module = importlib.import_module(scenario)
+            print(f"benchmarking {what} ...", file=sys.stderr, flush=True)
+            named[scenario] = getattr(module, f"bench_{scenario}")(args, work)
     lines = report(results, thirty, twenty_k)
-    if node is not None:
-        lines += ["", *report_node(node)] if lines else report_node(node)
-    if containers is not None:
-        lines += ["", *report_containers(containers)] if lines else report_containers(containers)
-    if slimming is not None:
-        lines += ["", *report_slimming(slimming)] if lines else report_slimming(slimming)
-    if layers is not None:
-        lines += ["", *report_layers(layers)] if lines else report_layers(layers)
-    if coldstart is not None:
-        lines += ["", *report_coldstart(coldstart)] if lines else report_coldstart(coldstart)
+    for scenario, result in named.items():
+        more = getattr(importlib.import_module(scenario), f"report_{scenario}")(result)
+        lines += ["", *more] if lines else more
     print("\n".join(lines))
     save_results(
         "latest.json",
@@ -663,11 +641,7 @@ def main() -> None:
             "functions": results,
             "thirty": thirty,
             "twenty_k": twenty_k,
-            "node": node,
-            "containers": containers,
-            "slimming": slimming,
-            "layers": layers,
-            "coldstart": coldstart,
+            **{scenario: named.get(scenario) for scenario in NAMED_ONLY},
             "report": lines,
         },
     )
