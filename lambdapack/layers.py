@@ -22,7 +22,7 @@ from lambdapack.contents import Distribution, Package, StagedPackage
 from lambdapack.errors import BuildError
 from lambdapack.manifest import Artifact
 from lambdapack.verify.model import Finding
-from lambdapack.verify.size import NEAR_LIMIT, UNZIPPED_LIMIT
+from lambdapack.verify.size import NEAR_LIMIT, UNZIPPED_LIMIT, share
 
 
 def prefixed(entries: Sequence[ArchiveEntry], root: str) -> list[ArchiveEntry]:
@@ -79,7 +79,6 @@ def layer_size_findings(package: Package, layers: Sequence[Artifact]) -> list[Fi
     if total < NEAR_LIMIT * UNZIPPED_LIMIT:
         return []
     over = total > UNZIPPED_LIMIT
-    share = "over" if over else f"{total / UNZIPPED_LIMIT:.0%} of"
     details = (
         f"  {own:>13,}  function {package.label}",
         *(f"  {layer.unzipped:>13,}  layer {layer.name}" for layer in layers),
@@ -89,8 +88,8 @@ def layer_size_findings(package: Package, layers: Sequence[Artifact]) -> list[Fi
         Finding(
             severity="error" if over else "warning",
             check="size",
-            message=f"the function and its layers unzip to {total:,} bytes, {share} Lambda's limit "
-            f"({UNZIPPED_LIMIT:,} bytes)",
+            message=f"the function and its layers unzip to {total:,} bytes, "
+            f"{share(total, UNZIPPED_LIMIT)} Lambda's limit ({UNZIPPED_LIMIT:,} bytes)",
             fix="leave out what the function does not import (slim, dependency_exclude), use fewer layers, "
             "or package it as a container image",
             details=details,

@@ -29,7 +29,7 @@ def unzipped_size_findings(package: Package) -> list[Finding]:
             Finding(
                 severity="error" if over else "warning",
                 check="size",
-                message=f"unzipped size {unzipped:,} bytes is {_share(unzipped, UNZIPPED_LIMIT)} Lambda's "
+                message=f"unzipped size {unzipped:,} bytes is {share(unzipped, UNZIPPED_LIMIT)} Lambda's "
                 f"limit for function code plus layers ({UNZIPPED_LIMIT:,} bytes)",
                 fix="drop dependencies the function does not import, move large ones to a layer or a "
                 "container image, or exclude files (exclude, dependency_exclude)",
@@ -47,7 +47,7 @@ def zipped_size_findings(package: Package, zipped_size: int | None) -> list[Find
         if zipped_size > API_REQUEST_CAP:
             what = f"is over Lambda's API request cap ({API_REQUEST_CAP:,} bytes) even before base64"
         else:
-            what = f"is {_share(zipped_size, DIRECT_UPLOAD_LIMIT)} the 50 MB direct-upload limit " + (
+            what = f"is {share(zipped_size, DIRECT_UPLOAD_LIMIT)} the 50 MB direct-upload limit " + (
                 f"({DIRECT_UPLOAD_LIMIT:,} bytes; its base64 request must stay under {API_REQUEST_CAP:,})"
             )
         findings.append(
@@ -62,7 +62,8 @@ def zipped_size_findings(package: Package, zipped_size: int | None) -> list[Find
     return findings
 
 
-def _share(size: int, limit: int) -> str:
+def share(size: int, limit: int) -> str:
+    """ "over" or "N% of" (a limit), for messages."""
     return "over" if size > limit else f"{size / limit:.0%} of"
 
 
