@@ -45,7 +45,7 @@ OBJECT_MIN_SIZE = 16 * 1024
 _OBJECT_HEADER = struct.Struct("<BIQ32s")  # method, crc, size, sha256(method, crc, size, payload)
 _OBJECT_FIELDS = struct.Struct("<BIQ")
 #: The cache's parts (``cache info`` lists them, ``cache clean`` empties them).
-_KINDS = ("locks", "deps", "objects", "built", "tmp")
+_KINDS = ("locks", "deps", "objects", "built", "pyc", "tmp")
 
 
 def cache_dir(environ: Mapping[str, str]) -> Path:
@@ -205,6 +205,7 @@ class Cache:
         freed = sum(v["bytes"] for v in self.info().values())
         for kind in _KINDS:
             shutil.rmtree(self.root / kind, ignore_errors=True)
+        (self.root / "tools.json").unlink(missing_ok=True)  # found again on the next build
         return freed
 
     # -- external tools -------------------------------------------------------
