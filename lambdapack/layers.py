@@ -69,19 +69,20 @@ def leave_to_layers(
     return kept, frozenset(d.label() for d in left)
 
 
-def layer_size_findings(package: Package, layers: Sequence[Artifact]) -> list[Finding]:
-    """The function's files plus its layers' against Lambda's 262,144,000-byte
-    unzipped limit (an error over it, a warning from 80 %), with the breakdown."""
+def layer_size_findings(package: Package, layers: Sequence[tuple[str, int]]) -> list[Finding]:
+    """The function's files plus its layers' (name, unzipped bytes) against
+    Lambda's 262,144,000-byte unzipped limit (an error over it, a warning from
+    80 %), with the breakdown."""
     if not layers:
         return []
     own = sum(f.size for f in package.files)
-    total = own + sum(layer.unzipped for layer in layers)
+    total = own + sum(size for _name, size in layers)
     if total < NEAR_LIMIT * UNZIPPED_LIMIT:
         return []
     over = total > UNZIPPED_LIMIT
     details = (
         f"  {own:>13,}  function {package.label}",
-        *(f"  {layer.unzipped:>13,}  layer {layer.name}" for layer in layers),
+        *(f"  {size:>13,}  layer {name}" for name, size in layers),
         f"  {total:>13,}  in all",
     )
     return [

@@ -518,7 +518,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
             verdict = verify(
                 staged, spec.target, handler, ecosystem, checked=checked, known=known, provided=provided
             )
-            combined = layer_size_findings(staged, layers)
+            combined = layer_size_findings(staged, [(layer.name, layer.unzipped) for layer in layers])
             errors = [*verdict.errors, *(f for f in combined if f.severity == "error")]
             if errors:
                 raise VerifyError("\n".join(render(f) for f in errors))

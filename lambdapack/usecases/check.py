@@ -13,13 +13,11 @@ from lambdapack import ecosystem, manifest
 from lambdapack.contents import UnreadableZip, ZipPackage
 from lambdapack.digest import sha256_hex
 from lambdapack.errors import BuildError, ConfigError
-from lambdapack.manifest import Artifact
 from lambdapack.runtimes import ARCHITECTURES, RUNTIMES, Target, target
 from lambdapack.usecases.project import load
 from lambdapack.verify import Finding, Report, verify
 
 if TYPE_CHECKING:
-    from lambdapack.config import FunctionSpec
     from lambdapack.ecosystem import Ecosystem
     from lambdapack.slim import SlimReport
 
@@ -76,31 +74,17 @@ def _verify_with_layers(
     from lambdapack.layers import layer_size_findings
 
     provided: set[str] = set()
-    artifacts = []
+    sizes: list[tuple[str, int]] = []
     in_layers: list[Finding] = []
     for layer in layers:
         with ZipPackage(layer, ownership=language.owners) as opened:
-            names = [f.name for f in opened.files]
-            size = sum(f.size for f in opened.files)
+            provided.update(_on_path((f.name for f in opened.files), chosen))
+            sizes.append((layer.name, sum(f.size for f in opened.files)))
             for found in verify(opened, chosen, None, language).findings:  # its binaries, its hygiene
                 if found.check != "size":
                     in_layers.append(replace(found, path=f"{layer.name}:{found.path or ''}"))
-        provided.update(_on_path(names, chosen))
-        artifacts.append(
-            Artifact(
-                name=layer.name,
-                path=layer,
-                code_sha256="",
-                sha256="",
-                size=0,
-                runtime="",
-                architecture="",
-                handler="",
-                unzipped=size,
-            )
-        )
     report = verify(package, chosen, handler, language, provided=frozenset(provided))
-    extra = [*in_layers, *layer_size_findings(package, artifacts)]
+    extra = [*in_layers, *layer_size_findings(package, sizes)]
     if extra:
         report = replace(report, findings=(*report.findings, *extra))
     return report
@@ -160,18 +144,10 @@ def check(
             reports.append(_unreadable(label, spec.target, spec.handler, exc))
             continue
         layer_zips = [project.output / f"{name}.zip" for name in spec.layers]
-        if spec.layer is not None:  # a layer's files are checked where Lambda puts them
-            reports.append(_layer_report(package, spec, language))
-            continue
+        handler = spec.handler if spec.layer is None else None  # a layer has none
         with package:
-            handler = spec.handler
             reports.append(_verify_with_layers(package, spec.target, handler, language, layer_zips))
     return reports
-
-
-def _layer_report(package: ZipPackage, spec: FunctionSpec, language: Ecosystem) -> Report:
-    with package:
-        return verify(package, spec.target, None, language)
 
 
 def _manifest_entry(zip_path: Path) -> dict[str, str]:
