@@ -23,7 +23,7 @@ from lambdapack.errors import ConfigError
 from lambdapack.runtimes import ARCHITECTURES, RUNTIMES, Target, target
 
 if TYPE_CHECKING:
-    from lambdapack.ecosystem import Dependencies
+    from lambdapack.ecosystem import Bundling, Dependencies
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -121,6 +121,8 @@ class FunctionSpec:
     layers: tuple[str, ...] = ()
     #: Distributions the function ships in its own version although a layer has another.
     layer_overrides: tuple[str, ...] = ()
+    #: How the function's code is bundled, as its language reads it (None: its files ship as they are).
+    bundle: Bundling | None = None
 
     @property
     def kind(self) -> str:
@@ -525,8 +527,10 @@ def _function(
     layers = reader.strings(raw, "layers", key, "layer names")
     layer_overrides = reader.strings(raw, "layer_overrides", key, "distribution names")
     dependencies = None
+    bundle = None
     if language is not None:  # every key is read, so every problem is reported at once
         dependencies = ecosystem.config(language).read_config(reader, raw, top, key, source)
+        bundle = ecosystem.config(language).read_bundle(reader, raw, top, key, source, handler)
     if reader.count != count or source is None or not handler or not runtime or not architecture:
         return None
     return FunctionSpec(
@@ -535,6 +539,7 @@ def _function(
         handler=handler,
         target=target(runtime, architecture),
         dependencies=dependencies,
+        bundle=bundle,
         layers=layers,
         layer_overrides=layer_overrides,
         **options,
@@ -664,6 +669,15 @@ def _layer(
     language = languages[0] if len(languages) == 1 else None
     architectures = _layer_architectures(raw, key, defaults, reader)
     language_keys = _keys_of(language)[1] if language else ()
+    if language:
+        function_only = ecosystem.config(language).function_only_keys
+        for name in (k for k in raw if k in function_only):
+            reader.add(
+                join(key, name),
+                "a key of functions only: a layer is not bundled (its files ship as they are)",
+            )
+        raw = {k: v for k, v in raw.items() if k not in function_only}
+        language_keys = tuple(k for k in language_keys if k not in function_only)
     reader.unknown_keys(raw, (*_LAYER_KEYS, *language_keys), key)
     source: Path | None = None
     source_value = reader.string(raw, "source", key)

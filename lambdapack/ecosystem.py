@@ -88,6 +88,33 @@ class Resolved:
     handle: object = None
 
 
+class Bundling(Protocol):
+    """How a function's code is bundled into a few files (None in a
+    FunctionSpec: its files ship as they are), as its language's config reader
+    made it (a frozen dataclass of the ecosystem's own)."""
+
+    def to_json(self) -> dict[str, object]:
+        """The settings as JSON values (they are part of the build plan)."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Bundled:
+    """What bundling made of a function: the files that replace its own
+    sources in the zip, and which installed files still ship beside them."""
+
+    #: The bundle's files (the entry's output, its source map …), as zip entries.
+    entries: tuple[ArchiveEntry, ...]
+    #: The installed dependency files that ship (the packages bundling leaves installed).
+    installed: tuple[ArchiveEntry, ...]
+    #: What the handler's module exports (None: the bundler cannot tell; check the file instead).
+    exports: tuple[str, ...] | None
+    #: The bundler's account of its inputs and outputs (esbuild's metafile, paths relative
+    #: to the project), kept for ``inspect``.
+    metafile: bytes = b""
+    findings: tuple[Finding, ...] = ()
+
+
 class LanguageConfig(Protocol):
     """How a language's functions are configured: the keys it adds and how
     they become its :class:`Dependencies`. Light to import (read on every run)."""
@@ -96,6 +123,8 @@ class LanguageConfig(Protocol):
     #: for every function of the language) and in ``[functions.NAME]``.
     project_keys: tuple[str, ...]
     function_keys: tuple[str, ...]
+    #: Of ``function_keys``, those a layer may not have (bundling: a layer has no entry).
+    function_only_keys: tuple[str, ...]
 
     def handler_problem(self, handler: str) -> str | None:
         """Why ``handler`` is not a handler of this language's runtimes, or None."""
@@ -115,6 +144,18 @@ class LanguageConfig(Protocol):
     ) -> Dependencies | None:
         """The function's dependencies from its table ``raw`` (and the
         top-level defaults ``top``); problems go to ``reader``."""
+        ...
+
+    def read_bundle(
+        self,
+        reader: KeyReader,
+        raw: Mapping[str, object],
+        top: Mapping[str, object],
+        key: str,
+        source: Path | None,
+        handler: str | None,
+    ) -> Bundling | None:
+        """How the function is bundled (None: it is not); problems go to ``reader``."""
         ...
 
 
@@ -185,6 +226,20 @@ class Ecosystem(Protocol):
         self, spec: FunctionSpec, own: Sequence[ArchiveEntry], cache_root: Path
     ) -> tuple[list[ArchiveEntry], list[Finding]]:
         """The entries compiled from the function's own files (bytecode), and warnings."""
+        ...
+
+    def bundle(
+        self,
+        spec: FunctionSpec,
+        own: Sequence[ArchiveEntry],
+        installed: Sequence[ArchiveEntry],
+        site: Path | None,
+        work: Path,
+        root: Path,
+    ) -> Bundled:
+        """Bundle a function whose ``spec.bundle`` is set: its ``own`` files
+        (as the plan selected them) with the ``installed`` dependencies (whose
+        tree is ``site``), in ``work``; ``root`` is the project's root."""
         ...
 
     def dependency_warnings(self, spec: FunctionSpec) -> Iterable[Finding]:

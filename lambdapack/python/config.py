@@ -46,6 +46,18 @@ class PythonDependencies:
 class PythonConfig:
     project_keys: tuple[str, ...] = PROJECT_KEYS
     function_keys: tuple[str, ...] = FUNCTION_KEYS
+    function_only_keys: tuple[str, ...] = ()
+
+    def read_bundle(
+        self,
+        reader: KeyReader,
+        raw: Mapping[str, object],
+        top: Mapping[str, object],
+        key: str,
+        source: Path | None,
+        handler: str | None,
+    ) -> None:
+        return None  # a Python function's files ship as they are
 
     def handler_problem(self, handler: str) -> str | None:
         if _HANDLER_RE.match(handler):

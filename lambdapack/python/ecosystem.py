@@ -18,7 +18,7 @@ from lambdapack.ecosystem import DependencyPlan, Resolved, SourceDir
 if TYPE_CHECKING:  # the checks and the engine load when a build needs them: a no-op stays light
     from lambdapack.archive import ArchiveEntry
     from lambdapack.contents import Distribution, Package, PackageFile
-    from lambdapack.ecosystem import Ecosystem
+    from lambdapack.ecosystem import Bundled, Ecosystem
     from lambdapack.python.bytecode import Interpreter
     from lambdapack.python.engine import Engine
     from lambdapack.runtimes import Target
@@ -295,6 +295,17 @@ class PythonEcosystem:
                 )
             )
         return notes
+
+    def bundle(
+        self,
+        spec: FunctionSpec,
+        own: Sequence[ArchiveEntry],
+        installed: Sequence[ArchiveEntry],
+        site: Path | None,
+        work: Path,
+        root: Path,
+    ) -> Bundled:
+        raise AssertionError("Python functions are not bundled (the config has no bundle key for them)")
 
     def compile_sources(
         self, spec: FunctionSpec, own: Sequence[ArchiveEntry], cache_root: Path
