@@ -257,4 +257,6 @@ def _spec_options(spec: FunctionSpec) -> dict[str, object]:
         }
     if spec.layer_overrides:
         options["layer_overrides"] = sorted(spec.layer_overrides)
+    if spec.bundle is not None:
+        options["bundle"] = spec.bundle.to_json()
     return options

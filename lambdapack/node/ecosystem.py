@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lambdapack.config import FunctionSpec
-from lambdapack.ecosystem import DependencyPlan, Resolved, SourceDir
+from lambdapack.ecosystem import Bundled, DependencyPlan, Resolved, SourceDir
 from lambdapack.node import lock
 from lambdapack.node.config import NodeDependencies
 
@@ -234,7 +234,26 @@ class NodeEcosystem:
         return [Finding(severity="info", check="source-build", message=note) for note in notes]
 
     def package_tools(self, spec: FunctionSpec) -> Mapping[str, str]:
-        return {}  # nothing compiles a Node.js package
+        if spec.bundle is None:
+            return {}
+        from lambdapack.node import esbuild  # (the pinned version: no process, no download)
+
+        return {"esbuild": esbuild.VERSION}
+
+    def bundle(
+        self,
+        spec: FunctionSpec,
+        own: Sequence[ArchiveEntry],
+        installed: Sequence[ArchiveEntry],
+        site: Path | None,
+        work: Path,
+        root: Path,
+    ) -> Bundled:
+        from lambdapack.cache import cache_dir
+        from lambdapack.node import bundle, esbuild
+
+        binary = esbuild.executable(cache_dir(self._environ), self._environ)
+        return bundle.bundle(spec, own, installed, site, work, root, esbuild=binary)
 
     def finish_dependencies(self, spec: FunctionSpec, site: Path) -> Sequence[Finding]:
         return ()

@@ -500,11 +500,20 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
             pycs, compiled = ecosystem.compile_sources(spec, own, context.cache.root)
             own += pycs
         installed: Sequence[ArchiveEntry] = deps.entries if deps else ()
+        bundled = None
+        if spec.bundle is not None:  # the bundle replaces the own files and most of the dependencies
+            context.report(name, "bundling")
+            site = deps.site if deps is not None else None
+            bundled = ecosystem.bundle(spec, own, installed, site, work, project.root)
+            own, installed = list(bundled.entries), bundled.installed
+            failed = [f for f in bundled.findings if f.severity == "error"]
+            if failed:
+                raise VerifyError("\n".join(render(f) for f in failed))
         left_to_layers: frozenset[str] = frozenset()
-        if layers and deps is not None:  # what a layer provides at the same version stays out
-            installed, left_to_layers = leave_to_layers(spec, deps.entries, layers, ecosystem.owners)
+        if layers and installed:  # what a layer provides at the same version stays out
+            installed, left_to_layers = leave_to_layers(spec, installed, layers, ecosystem.owners)
         entries = _merge(spec, own, installed)
-        findings: tuple[Finding, ...] = ()
+        findings: tuple[Finding, ...] = bundled.findings if bundled is not None else ()
         if context.check:
             context.report(name, "checking")
             staged = StagedPackage(entries, label=name, ownership=ecosystem.owners)
@@ -514,6 +523,8 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
                 checked = checked - left
                 known = [f for f in known if f.path not in left and f.distribution not in left_to_layers]
             handler = spec.handler if spec.layer is None else None
+            if bundled is not None and bundled.exports is not None:
+                handler = None  # the bundler told what the bundle exports (checked above)
             provided = frozenset(entry for layer in layers for entry in layer.provides)
             verdict = verify(
                 staged, spec.target, handler, ecosystem, checked=checked, known=known, provided=provided
@@ -522,7 +533,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
             errors = [*verdict.errors, *(f for f in combined if f.severity == "error")]
             if errors:
                 raise VerifyError("\n".join(render(f) for f in errors))
-            findings = verdict.findings + tuple(combined)
+            findings += verdict.findings + tuple(combined)
         if deps is not None:
             findings += tuple(ecosystem.dependency_warnings(spec))
         findings += (*lock_warnings, *compiled)
@@ -541,6 +552,8 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
         written = archive.write(zipped, zip_path, epoch=context.epoch, replace=False)
         if context.check:
             findings += tuple(zipped_size_findings(staged, written.size))
+        if bundled is not None and bundled.metafile:  # for inspect: what the zip's bundle is made of
+            context.cache.store_metafile(written.sha256.hex(), bundled.metafile)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     context.report(name, "done")
