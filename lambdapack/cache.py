@@ -11,6 +11,7 @@ Layout under :func:`cache_dir` (``LAMBDAPACK_CACHE_DIR`` overrides it)::
     built/<key>/           a wheel built from an sdist (lambdapack.python.sdist), by
                            (sdist hash, pure or the image's id, target); record.json
     pyc/<key>.pyc          a function's own file compiled by the target's Python
+    bundles/<sha256>.json  esbuild's metafile of a bundled function's zip, by the zip's SHA-256
     tools.json             external tools found (strip, interpreters), while unchanged
     tmp/                   work in progress; renamed into place when complete
 
@@ -45,7 +46,7 @@ OBJECT_MIN_SIZE = 16 * 1024
 _OBJECT_HEADER = struct.Struct("<BIQ32s")  # method, crc, size, sha256(method, crc, size, payload)
 _OBJECT_FIELDS = struct.Struct("<BIQ")
 #: The cache's parts (``cache info`` lists them, ``cache clean`` empties them).
-_KINDS = ("locks", "deps", "objects", "built", "pyc", "tmp")
+_KINDS = ("locks", "deps", "objects", "built", "pyc", "bundles", "tmp")
 
 
 def cache_dir(environ: Mapping[str, str]) -> Path:
@@ -153,6 +154,18 @@ class Cache:
         return loaded
 
     # -- compressed source files -------------------------------------------
+
+    def store_metafile(self, zip_sha256: str, data: bytes) -> None:
+        """Keep a bundle's metafile for ``inspect`` (it only informs: a failure is ignored)."""
+        with contextlib.suppress(OSError):
+            write_bytes(self.root / "bundles" / f"{zip_sha256}.json", data)
+
+    def metafile(self, zip_sha256: str) -> bytes | None:
+        """The metafile of the bundle in the zip whose SHA-256 is given, if this cache made it."""
+        try:
+            return (self.root / "bundles" / f"{zip_sha256}.json").read_bytes()
+        except OSError:
+            return None
 
     def compressed(self, content_sha256: str, path: str | Path) -> Compressed:
         """The compressed form of ``path`` (whose content hash is given), from
@@ -340,12 +353,12 @@ def _load_dependencies(root: Path) -> DependencySet | None:
     ):
         return None
     view = memoryview(payload)
-    site = root / "site"
+    site = f"{root / 'site'}{os.sep}"  # (a str: a Path per entry costs more than the rest of a no-op)
     try:
         entries = tuple(
             ArchiveEntry(
                 name=name,
-                path=site / name,
+                path=site + name,
                 executable=executable,
                 compressed=Compressed(
                     method=method, crc=crc, size=size, payload=view[offset : offset + length]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .inventory import Inventory, Part
     from .manifest import Artifact
+    from .node.bundle import BundleReport
     from .slim import SlimReport
     from .verify import Finding, Report
 
@@ -97,6 +98,26 @@ def inventory(inv: Inventory, *, top: int) -> list[str]:
             lines.append(f"… {len(rest)} more, {human_size(sum(p.size for p in rest))} (--top N shows more)")
         lines.append("")
     return lines[:-1]
+
+
+def bundle(report: BundleReport, *, top: int) -> list[str]:
+    """A bundle's biggest packages and inputs, by the bytes each adds to it (esbuild's metafile)."""
+    size = report.size
+    lines = [f"bundle {report.output}: {human_size(size)} from {len(report.inputs)} input(s)"]
+    rows: list[tuple[str, ...]] = [("package", "inputs", "in bundle", "share")]
+    packages = report.packages()
+    rows += [(p, str(n), human_size(b), f"{b / size:.1%}" if size else "-") for p, n, b in packages[:top]]
+    lines += table(rows, right=(1, 2, 3))
+    lines.append("")
+    rows = [("input", "in bundle", "share")]
+    rows += [
+        (i.path, human_size(i.bytes_in_output), f"{i.bytes_in_output / size:.1%}" if size else "-")
+        for i in report.inputs[:top]
+    ]
+    lines += table(rows, right=(1, 2))
+    if len(report.inputs) > top:
+        lines.append(f"… {len(report.inputs) - top} more input(s) (--top N shows more)")
+    return lines
 
 
 def slimming(report: SlimReport, total: int) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -81,20 +82,43 @@ def check_(
 @click.argument("zip_file", metavar="ZIP", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Rows per table.")
 @click.option("--json", "as_json", is_flag=True, help="Print the inventory as JSON on stdout.")
-def inspect_(zip_file: Path, top: int, as_json: bool) -> None:
-    """Show what is inside ZIP and what takes the space."""
+@click.option(
+    "--metafile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write esbuild's metafile of a bundled function's zip to this file (for esbuild's analyzer).",
+)
+def inspect_(zip_file: Path, top: int, as_json: bool, metafile: Path | None) -> None:
+    """Show what is inside ZIP and what takes the space (for a bundle: its biggest inputs)."""
+    from lambdapack.atomic import write_bytes
     from lambdapack.contents import ZipPackage
+    from lambdapack.errors import BuildError
     from lambdapack.inventory import take
-    from lambdapack.usecases.check import slimming
+    from lambdapack.node.bundle import report
+    from lambdapack.usecases.check import bundle_metafile, slimming
 
     with errors():
         with ZipPackage(zip_file) as package:
             inv = take(package)
             slim = slimming(zip_file, package)
+        meta = bundle_metafile(zip_file, os.environ)
+        bundled = report(meta) if meta is not None else None
+        if metafile is not None:
+            if meta is None:
+                raise BuildError(
+                    f"{zip_file}: no metafile for it in lambdapack's cache (only a bundled function's zip "
+                    "built on this machine has one); build it again"
+                )
+            write_bytes(metafile, meta)
         if as_json:
-            click.echo(json.dumps({**inv.to_json(), "slim": slim.to_json()}, indent=2, sort_keys=True))
+            document = {**inv.to_json(), "slim": slim.to_json()}
+            if bundled is not None:
+                document["bundle"] = bundled.to_json()
+            click.echo(json.dumps(document, indent=2, sort_keys=True))
         else:
-            for line in [*render.inventory(inv, top=top), "", *render.slimming(slim, inv.size)]:
+            lines = render.inventory(inv, top=top)
+            if bundled is not None:
+                lines += ["", *render.bundle(bundled, top=top)]
+            for line in [*lines, "", *render.slimming(slim, inv.size)]:
                 click.echo(line)
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +19,7 @@ from lambdapack.verify import Finding, Report, verify
 
 if TYPE_CHECKING:
     from lambdapack.ecosystem import Ecosystem
+    from lambdapack.node.bundle import BundleReport
     from lambdapack.slim import SlimReport
 
 
@@ -187,3 +188,23 @@ def slimming(zip_path: Path, package: ZipPackage) -> SlimReport:
     else:  # a zip of unknown origin: by its contents
         language = "node" if any(f.name.startswith("node_modules/") for f in package.files) else "python"
     return would_save(package, OPTIONS, language=language, target=chosen, environ=os.environ)
+
+
+def bundle_metafile(zip_path: Path, environ: Mapping[str, str]) -> bytes | None:
+    """esbuild's metafile of the bundle in a zip this machine built (kept in the
+    cache by the zip's SHA-256), or None."""
+    from lambdapack.cache import Cache, cache_dir
+
+    try:
+        digest = sha256_hex(zip_path)
+    except OSError:
+        return None
+    return Cache(cache_dir(environ)).metafile(digest)
+
+
+def bundle_report(zip_path: Path, environ: Mapping[str, str]) -> BundleReport | None:
+    """The bundle's biggest inputs (``lambdapack inspect``), when the cache has its metafile."""
+    from lambdapack.node.bundle import report
+
+    metafile = bundle_metafile(zip_path, environ)
+    return report(metafile) if metafile is not None else None
