@@ -13,7 +13,13 @@ $(BIN)/lambdapack: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-setup: $(BIN)/lambdapack
+# The pinned esbuild's tarball for this machine, which the offline tests' loopback registry serves.
+ESBUILD_STAMP := .cache/esbuild/.fetched-0.28.2
+$(ESBUILD_STAMP): $(BIN)/lambdapack lambdapack/node/esbuild.py
+	$(BIN)/python scripts/fetch_esbuild.py
+	mkdir -p $(dir $@) && touch $@
+
+setup: $(BIN)/lambdapack $(ESBUILD_STAMP)
 
 # Build every function of the bundled example project and print their hashes.
 demo: setup

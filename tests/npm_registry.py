@@ -51,6 +51,9 @@ import pytest
 
 from conftest import EM_AARCH64, EM_X86_64, macho_image
 
+#: The real esbuild platform tarballs ``scripts/fetch_esbuild.py`` (``make setup``) downloaded:
+#: served at their registry paths (``/@esbuild/linux-x64/-/linux-x64-0.28.2.tgz``).
+ESBUILD_TARBALLS = Path(__file__).resolve().parent.parent / ".cache" / "esbuild"
 #: What lpfix-postinstall's script writes into its package directory.
 MARKER = "postinstall-ran.txt"
 #: The libc each machine's musl build links (its dynamic loader's soname).
@@ -322,6 +325,9 @@ class NpmRegistry(http.server.ThreadingHTTPServer):
             latest = max(docs, key=lambda v: tuple(int(p) for p in re.findall(r"\d+", v)))
             packument = {"name": name, "dist-tags": {"latest": latest}, "versions": docs}
             self.packuments[name] = json.dumps(packument).encode()
+        for path in sorted(ESBUILD_TARBALLS.glob("*.tgz")):  # the real esbuild, as `make setup` fetched it
+            platform, _, version = path.stem.rpartition("-")
+            self.tarballs[f"/@esbuild/{platform}/-/{platform}-{version}.tgz"] = path.read_bytes()
 
     @property
     def url(self) -> str:

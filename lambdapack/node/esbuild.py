@@ -72,7 +72,7 @@ def executable(cache_root: Path, environ: Mapping[str, str]) -> Path:
     binary = home / "esbuild"
     if binary.is_file():
         return binary
-    data = _download(name, environ)
+    data = download(name, environ)
     home.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{home.name}.", dir=home.parent))
     try:
@@ -108,7 +108,8 @@ def tarball_url(name: str, environ: Mapping[str, str]) -> str:
     return f"{registry.rstrip('/')}/@esbuild/{name}/-/{name}-{VERSION}.tgz"
 
 
-def _download(name: str, environ: Mapping[str, str]) -> bytes:
+def download(name: str, environ: Mapping[str, str]) -> bytes:
+    """The pinned tarball of the platform package ``name``, checked against its integrity."""
     import urllib.error
     import urllib.request  # (here: a build that finds esbuild in the cache never loads them)
 
