@@ -1,7 +1,7 @@
 """lambdapack against the baseline tools, same machine, same process tree.
 
     python bench/run.py [--runs 5] [--cold-runs 3] [--configs small,large] [--archs arm64,x86_64]
-                        [--only functions,thirty,20k,node,containers,slimming,layers,coldstart]
+                        [--only functions,thirty,20k,node,containers,slimming,layers,coldstart,bundling]
                         [--ref GIT_REF]
                         [--workdir DIR]
 
@@ -46,6 +46,10 @@ and, only when --only names it:
           the handler's import time from a read-only unpacked zip, with and
           without `bytecode = true` (pandas + pydantic, requests + boto3;
           python3.11 x86_64): see bench/coldstart.py, which also runs alone
+  bundling
+          a bundled TypeScript function (`bundle = true`: uuid + the DynamoDB
+          document client, nodejs20.x arm64) against esbuild + zip by hand:
+          cold, warm and no-op: see bench/bundling.py, which also runs alone
 
 lambdapack is measured as users install it: a wheel built from a clean copy
 of the working tree (or of --ref) is installed into bench/.venv each run.
@@ -94,6 +98,7 @@ NAMED_ONLY = {
     "slimming": "slimming",
     "layers": "a function with a layer",
     "coldstart": "cold starts",
+    "bundling": "a bundled TypeScript function",
 }
 
 APP = '''"""A function of the benchmark."""
@@ -589,7 +594,8 @@ def main() -> None:
         "containers (an sdist compiled in the build image; needs a Docker Engine; only when named here), "
         "slimming (what `slim` saves and costs; only when named here), "
         "layers (a function with its dependencies in a layer; only when named here), "
-        "coldstart (import time with and without target bytecode; only when named here)",
+        "coldstart (import time with and without target bytecode; only when named here), "
+        "bundling (a bundled TypeScript function against esbuild + zip; only when named here)",
     )
     parser.add_argument("--workdir", type=Path, help="keep the work here (default: a temporary directory)")
     parser.add_argument(
