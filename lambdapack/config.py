@@ -351,11 +351,18 @@ def single_function(
     sdists: str | None = None,
     build_image: str | None = None,
     layers: Sequence[str] = (),
+    options: Mapping[str, object] | None = None,
 ) -> Project:
     """A project of one function described without a config file (``layers``:
-    the names of layer artifacts built beforehand, given to :func:`run`)."""
+    the names of layer artifacts built beforehand, given to :func:`run`;
+    ``options``: more keys of the function's table, checked as in a config file)."""
     root = root.resolve()
+    named = ("source", "handler", "runtime", "architecture", "exclude", "include", "requirements")
+    given = [key for key in options or {} if key in (*named, "sdists", "build_image", "layers")]
+    if given:
+        raise ConfigError([f"options: give {', '.join(given)} as its own argument"])
     raw: dict[str, Any] = {
+        **(options or {}),
         "source": str(source),
         "handler": handler,
         "runtime": runtime,

@@ -124,6 +124,7 @@ def build_function(
     sdists: str | None = None,
     build_image: str | None = None,
     layers: Sequence[Artifact] = (),
+    options: Mapping[str, object] | None = None,
 ) -> Artifact:
     """Build one function described by arguments (for IaC programs such as a
     cdktf app). Writes ``<output>/<name>.zip`` and updates the manifest there;
@@ -134,7 +135,10 @@ def build_function(
     ``sdists`` and ``build_image`` as the config keys (docs/containers.md).
     ``layers`` are the artifacts of :func:`build_layer` the function uses, in
     Lambda's order: the function leaves to them what they provide at the same
-    version, and its checks count their files (docs/layers.md)."""
+    version, and its checks count their files (docs/layers.md). ``options``
+    are more keys of the function's config table, as in ``lambdapack.toml``
+    (e.g. ``{"bundle": True, "entry": "src/index.ts"}`` for a bundled Node.js
+    function, or ``{"slim": ["tests"]}``)."""
     for layer in layers:
         if not layer.is_layer:
             raise ConfigError([f"--layers: {layer.name} is a function's artifact, not a layer's"])
@@ -163,6 +167,7 @@ def build_function(
         build_image=build_image,
         layers=[layer.name for layer in layers],
         index=_index(Path(project_dir), index_url, extra_index_urls, find_links),
+        options=options,
     )
     built = {layer.name: layer for layer in layers}
     try:
