@@ -120,10 +120,13 @@ def bundle(
     stage = work / "bundle"
     mirror = stage / "p"
     out_dir = stage / "o"
-    _link_sources(mirror / source, own)
     modules = site / "node_modules" if site is not None else None
-    if modules is not None and modules.is_dir():
+    if modules is not None and modules.is_dir():  # the target's install, never one of the user's
+        own = [e for e in own if not e.name.startswith("node_modules/")]
+        _link_sources(mirror / source, own)
         (mirror / source / "node_modules").symlink_to(modules, target_is_directory=True)
+    else:
+        _link_sources(mirror / source, own)
     name = output_name(spec.handler, settings.format)
     entry = posixpath.join(source, settings.entry) if source != "." else settings.entry
     outfile = out_dir / name
