@@ -26,6 +26,7 @@ import json
 import os
 import posixpath
 import re
+import shutil
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -308,23 +309,36 @@ def _installed_path(path: str, source: str) -> str | None:
 def _changed(
     metafile: Mapping[str, object], source: str, site: Path, entries: Mapping[str, ArchiveEntry]
 ) -> bool:
-    """Whether an installed file esbuild read differs from the verified entry of the set."""
+    """Whether what esbuild read of the installed tree differs from the verified
+    set: a file it bundled that the set lacks or holds otherwise, or the
+    ``package.json`` (which decides how imports resolve) of a package it used."""
+    packages: set[str] = set()
     for path in _inputs(metafile):
         name = _installed_path(path, source)
-        entry = entries.get(name) if name else None
-        if name is None or entry is None or entry.compressed is None:
+        if name is None:
             continue
-        try:
-            data = (site / name).read_bytes()
-        except OSError:
+        if not _verified(site, name, entries.get(name)):
             return True
-        if len(data) != entry.compressed.size or zlib.crc32(data) != entry.compressed.crc:
-            return True
-    return False
+        package = _package_of(name)
+        if package is not None:
+            packages.add(package)
+    return not all(_verified(site, f"{p}/package.json", entries.get(f"{p}/package.json")) for p in packages)
+
+
+def _verified(site: Path, name: str, entry: ArchiveEntry | None) -> bool:
+    if entry is None or entry.compressed is None:
+        return False  # every file of the installed tree is an entry of the set
+    try:
+        data = (site / name).read_bytes()
+    except OSError:
+        return False
+    return len(data) == entry.compressed.size and zlib.crc32(data) == entry.compressed.crc
 
 
 def _restore(site: Path, installed: Sequence[ArchiveEntry]) -> None:
-    """Write every file of the set back from its verified compressed bytes."""
+    """Make the installed tree again from the set's verified compressed bytes
+    (files added to it go too)."""
+    shutil.rmtree(site / "node_modules", ignore_errors=True)
     for entry in installed:
         if entry.compressed is None:
             continue
@@ -332,9 +346,9 @@ def _restore(site: Path, installed: Sequence[ArchiveEntry]) -> None:
         data = zlib.decompress(payload, -15) if entry.compressed.method == 8 else payload
         path = site / entry.name
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_symlink() or path.exists():
-            path.unlink()
         path.write_bytes(data)
+        if entry.executable:
+            path.chmod(0o755)
 
 
 def _package_of(name: str) -> str | None:
