@@ -325,9 +325,9 @@ class NpmRegistry(http.server.ThreadingHTTPServer):
             latest = max(docs, key=lambda v: tuple(int(p) for p in re.findall(r"\d+", v)))
             packument = {"name": name, "dist-tags": {"latest": latest}, "versions": docs}
             self.packuments[name] = json.dumps(packument).encode()
-        for path in sorted(ESBUILD_TARBALLS.glob("*.tgz")):  # the real esbuild, as `make setup` fetched it
-            platform, _, version = path.stem.rpartition("-")
-            self.tarballs[f"/@esbuild/{platform}/-/{platform}-{version}.tgz"] = path.read_bytes()
+        for fetched in sorted(ESBUILD_TARBALLS.glob("*.tgz")):  # the real esbuild, as `make setup` fetched it
+            platform, _, version = fetched.stem.rpartition("-")
+            self.tarballs[f"/@esbuild/{platform}/-/{platform}-{version}.tgz"] = fetched.read_bytes()
 
     @property
     def url(self) -> str:

@@ -61,7 +61,7 @@ def executable(cache_root: Path, environ: Mapping[str, str]) -> Path:
     """The pinned esbuild for this machine, downloaded into the cache first if needed."""
     given = environ.get("LAMBDAPACK_ESBUILD")
     if given:
-        return _given(Path(given))
+        return _given(Path(given), environ)
     name = host_platform()
     if name is None:
         raise ToolError(
@@ -88,12 +88,12 @@ def executable(cache_root: Path, environ: Mapping[str, str]) -> Path:
     return binary
 
 
-def _given(path: Path) -> Path:
+def _given(path: Path, environ: Mapping[str, str]) -> Path:
     if not (path.is_file() and os.access(path, os.X_OK)):
         raise ToolError(f"LAMBDAPACK_ESBUILD={path}: not an executable file")
     from lambdapack.processes import run
 
-    result = run([str(path), "--version"], cwd=path.parent, env=os.environ)
+    result = run([str(path), "--version"], cwd=path.parent, env=environ)
     version = result.stdout.strip()
     if result.returncode != 0 or version != VERSION:
         raise ToolError(
@@ -186,9 +186,9 @@ def _registry(environ: Mapping[str, str]) -> str:
 
 
 def _auth_token(url: str, environ: Mapping[str, str]) -> str | None:
+    """The ``//host/path/:_authToken`` of the longest registry prefix of ``url``."""
     import urllib.parse
 
-    """The ``//host/path/:_authToken`` of the longest registry prefix of ``url``."""
     parts = urllib.parse.urlsplit(url)
     target = f"//{parts.netloc}{parts.path}"
     best: tuple[int, str] | None = None
