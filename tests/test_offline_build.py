@@ -501,6 +501,7 @@ def test_no_op_rebuilds_and_the_shared_cache(tmp_path: Path) -> None:
         "objects",
         "built",
         "pyc",
+        "bundles",
         "tmp",
         "total",
     ]

@@ -57,6 +57,7 @@ def test_example_output_is_shaped_like_make_demo() -> None:
     )
     assert [line.split()[0] for line in block[1:node]] == ["api", "status", "worker"]
     assert [line.split()[:2] for line in block[node + 1 : -1]] == [
+        ["orders", "nodejs22.x"],
         ["status", "nodejs22.x"],
         ["webhook", "nodejs20.x"],
     ]
