@@ -152,7 +152,7 @@ def bundle(
         _restore(site, installed)  # the cached tree was modified: put the verified files back
         result = _run(command, mirror, env, spec, settings)
         metafile = _read_json(stage / "meta.json")
-    findings = [*_native_findings(spec, settings, metafile, source, site), *_warnings(result.stderr)]
+    findings = [*_native_findings(spec, metafile, source, site, installed), *_warnings(result.stderr)]
     shipped = _shipped(spec, settings, installed, site)
     entries = [ArchiveEntry(name=name, path=outfile, executable=False)]
     if settings.sourcemap:
@@ -364,18 +364,24 @@ def _package_of(name: str) -> str | None:
 
 
 def _native_findings(
-    spec: FunctionSpec, settings: Bundle, metafile: Mapping[str, object], source: str, site: Path | None
+    spec: FunctionSpec,
+    metafile: Mapping[str, object],
+    source: str,
+    site: Path | None,
+    installed: Sequence[ArchiveEntry],
 ) -> Iterator[Finding]:
     """An error for each bundled package that has a native addon (it must ship installed)."""
     if site is None:
         return
-    seen: dict[str, str | None] = {}
+    addons = _addons(installed)
+    seen: set[str] = set()
     for path in sorted(_inputs(metafile)):
         name = _installed_path(path, source)
         package = _package_of(name) if name else None
         if package is None or package in seen:
             continue
-        seen[package] = addon = _addon(site, package)
+        seen.add(package)
+        addon = _addon(site, package, addons)
         if addon is None:
             continue
         manifest = read_manifest(site / package / "package.json") or {}
@@ -391,32 +397,33 @@ def _native_findings(
         )
 
 
-def _addon(site: Path, package: str) -> str | None:
-    """A native addon of the installed package (``.node`` in it or in an optional
-    platform package it depends on, or a ``binding.gyp``), as a name in the set; or None."""
-    directory = site / package
-    own = _first_addon(directory)
-    if own is not None:
-        return f"{package}/{own}"
-    manifest = read_manifest(directory / "package.json") or {}
+def _addons(installed: Sequence[ArchiveEntry]) -> dict[str, str]:
+    """Each installed package's native addon (its first ``.node`` file, else its
+    ``binding.gyp``), from the set's names: no walk of the tree."""
+    found: dict[str, str] = {}
+    for entry in sorted(installed, key=lambda e: e.name):
+        name = entry.name
+        package = _package_of(name)
+        if package is None:
+            continue
+        if name.endswith(".node") and not found.get(package, "").endswith(".node"):
+            found[package] = name
+        elif name == f"{package}/binding.gyp":
+            found.setdefault(package, name)
+    return found
+
+
+def _addon(site: Path, package: str, addons: Mapping[str, str]) -> str | None:
+    """A native addon of the installed package: its own, or one of an optional
+    platform package it depends on (``@img/sharp-linux-arm64``); or None."""
+    if package in addons:
+        return addons[package]
+    manifest = read_manifest(site / package / "package.json") or {}
     optional = manifest.get("optionalDependencies")
     for dependency in sorted(optional) if isinstance(optional, dict) else ():
         found = _find(site, package, dependency)
-        if found is not None:
-            addon = _first_addon(site / found)
-            if addon is not None:
-                return f"{found}/{addon}"
-    return None
-
-
-def _first_addon(directory: Path) -> str | None:
-    if (directory / "binding.gyp").is_file():
-        return "binding.gyp"
-    for current, dirs, files in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if d != "node_modules")
-        for file in sorted(files):
-            if file.endswith(".node"):
-                return (Path(current) / file).relative_to(directory).as_posix()
+        if found is not None and found in addons:
+            return addons[found]
     return None
 
 
