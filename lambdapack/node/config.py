@@ -3,10 +3,9 @@ how a bundled function is bundled (docs/nodejs.md)."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,9 +39,10 @@ FORMATS = ("cjs", "esm")
 ENTRY_EXTENSIONS = (".ts", ".mts", ".cts", ".tsx", ".js", ".mjs", ".cjs", ".jsx")
 #: esbuild loaders that put a file into the bundle itself (``file`` and ``copy`` would write more files).
 LOADERS = ("base64", "binary", "dataurl", "empty", "js", "json", "jsx", "text", "ts", "tsx")
-#: An npm package name (``name`` or ``@scope/name``), as ``node_modules`` lists them.
-_PACKAGE_RE = re.compile(r"^(?:@[a-z0-9][\w.~-]*/)?[a-z0-9][\w.~-]*$", re.IGNORECASE)
-_EXTENSION_RE = re.compile(r"^\.[\w.-]+$")
+#: An npm package name (``name`` or ``@scope/name``), as ``node_modules`` lists them (the
+#: patterns are compiled on first use: every run reads this module, few bundle).
+_PACKAGE_RE = r"(?i)^(?:@[a-z0-9][\w.~-]*/)?[a-z0-9][\w.~-]*$"
+_EXTENSION_RE = r"^\.[\w.-]+$"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -198,16 +198,18 @@ def read_bundle(
     )
 
 
-@dataclass(kw_only=True, slots=True)
 class _Settings:
-    """The bundling keys one table sets (None or empty: not set)."""
+    """The bundling keys one table sets (absent or empty: not set)."""
 
-    flags: dict[str, bool] = field(default_factory=dict)
-    format: str | None = None
-    external: tuple[str, ...] = ()
-    node_modules: tuple[str, ...] = ()
-    define: tuple[tuple[str, str], ...] = ()
-    loader: tuple[tuple[str, str], ...] = ()
+    __slots__ = ("define", "external", "flags", "format", "loader", "node_modules")
+
+    def __init__(self) -> None:
+        self.flags: dict[str, bool] = {}
+        self.format: str | None = None
+        self.external: tuple[str, ...] = ()
+        self.node_modules: tuple[str, ...] = ()
+        self.define: tuple[tuple[str, str], ...] = ()
+        self.loader: tuple[tuple[str, str], ...] = ()
 
     def flag(self, name: str, defaults: _Settings) -> bool:
         return self.flags.get(name, defaults.flags.get(name, False))
@@ -232,7 +234,7 @@ def _bundle_settings(reader: KeyReader, table: Mapping[str, object], key: str) -
     found.external = reader.strings(table, "external", key, "module names or patterns")
     found.node_modules = reader.strings(table, "node_modules", key, "package names")
     for name in found.node_modules:
-        if not _PACKAGE_RE.match(name):
+        if not re.match(_PACKAGE_RE, name):
             reader.add(join(key, "node_modules"), f"{name!r} is not an npm package name")
     found.define = _pairs(reader, table, "define", key, _define_problem)
     found.loader = _pairs(reader, table, "loader", key, _loader_problem)
@@ -272,7 +274,7 @@ def _define_problem(name: str, value: str) -> str | None:
 
 
 def _loader_problem(extension: str, loader: str) -> str | None:
-    if not _EXTENSION_RE.match(extension):
+    if not re.match(_EXTENSION_RE, extension):
         return "not a file extension (e.g. .txt)"
     if loader not in LOADERS:
         return f"{loader!r} is not one of {', '.join(LOADERS)}"
@@ -313,6 +315,7 @@ def _module_format(entry: Path, root: Path) -> str:
         return "esm"
     if entry.suffix in (".cts", ".cjs"):
         return "cjs"
+    import json
     for directory in entry.parents:
         manifest = directory / "package.json"
         if manifest.is_file():
