@@ -121,6 +121,15 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "thumbs/index.mjs": THUMBS_MJS,
         },
     )
+    # orders again, with its own copy of the AWS SDK bundled in, minified, and the sources in its map
+    config += _function(
+        "orders-sdk",
+        "orders",
+        "x86_64",
+        'entry = "src/index.ts"\nbundle_aws_sdk = true\nminify = true\nsourcemap = true\n'
+        "sources_content = true\n",
+    )
+    (root / "lambdapack.toml").write_text(config)
     locked = cli("lock", cwd=root)
     assert locked.returncode == 0, locked.stderr
     result = cli("build", cwd=root)
@@ -187,6 +196,31 @@ def test_typescript_function_bundles_uuid_and_leaves_the_aws_sdk_to_the_runtime(
         env={"NODE_PATH": str(runtime_sdk)},
     )
     assert result == {"valid": True, "table": "orders", "item": "book", "marshalled": "function"}
+
+
+def test_bundle_aws_sdk_bundles_its_own_sdk_with_relative_source_map_paths(
+    built: Path, tmp_path: Path
+) -> None:
+    zip_path = built / "dist" / "orders-sdk.zip"
+    assert sorted(_names(zip_path)) == ["index.js", "index.js.map"]
+    with zipfile.ZipFile(zip_path) as zf:
+        bundle = zf.read("index.js").decode()
+        source_map = json.loads(zf.read("index.js.map"))
+    assert 'require("@aws-sdk/' not in bundle  # the SDK is inside
+    assert len(bundle) / len(bundle.splitlines()) > 1000  # minified: long lines
+    sources = source_map["sources"]
+    assert any("node_modules/@aws-sdk/lib-dynamodb/" in s for s in sources)
+    assert any("node_modules/@smithy/" in s for s in sources)
+    assert len(source_map["sourcesContent"]) == len(sources)
+    for source in sources:  # relative to the map, inside the project: no machine's path
+        assert not source.startswith("/") and "://" not in source and not source.startswith("../"), source
+    for text in (bundle, json.dumps(source_map)):
+        assert str(built) not in text and "/tmp/" not in text and "/root/" not in text
+    # no NODE_PATH: nothing comes from the runtime
+    result = run_handler(
+        zip_path, "index.handler", {"item": "pen", "quantity": 1}, architecture="x86_64", work=tmp_path
+    )
+    assert result == {"valid": True, "table": "orders", "item": "pen", "marshalled": "function"}
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)

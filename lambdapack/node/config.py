@@ -316,6 +316,7 @@ def _module_format(entry: Path, root: Path) -> str:
     if entry.suffix in (".cts", ".cjs"):
         return "cjs"
     import json
+
     for directory in entry.parents:
         manifest = directory / "package.json"
         if manifest.is_file():
