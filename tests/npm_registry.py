@@ -390,3 +390,18 @@ def npm_registry_fixture() -> Iterator[NpmRegistry]:
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session", name="registry_env")
+def registry_env_fixture(
+    npm_registry: NpmRegistry, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """``registry_env``: the variables that send npm (and esbuild's download) to the loopback registry."""
+    return npm_registry.environment(tmp_path_factory.mktemp("npm"))
+
+
+@pytest.fixture(autouse=True, name="use_registry")
+def use_registry_fixture(registry_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test of a module that imports this fixture runs against the loopback registry."""
+    for name, value in registry_env.items():
+        monkeypatch.setenv(name, value)

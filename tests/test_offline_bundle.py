@@ -29,7 +29,12 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 
 import pytest
-from npm_registry import NpmRegistry, npm_registry_fixture  # noqa: F401 - the fixture
+from npm_registry import (  # noqa: F401 - the fixtures
+    NpmRegistry,
+    npm_registry_fixture,
+    registry_env_fixture,
+    use_registry_fixture,
+)
 
 from conftest import Tripwire, cli, naive_zip, offline_environment, run_cli, write_tree
 from lambdapack.node import esbuild
@@ -176,17 +181,6 @@ def _ok(*args: str, cwd: Path, env: Mapping[str, str | None] | None = None) -> s
 
 def _session_cache() -> Path:
     return Path(os.environ["LAMBDAPACK_CACHE_DIR"])
-
-
-@pytest.fixture(scope="session")
-def registry_env(npm_registry: NpmRegistry, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return npm_registry.environment(tmp_path_factory.mktemp("npm"))
-
-
-@pytest.fixture(autouse=True)
-def _use_registry(registry_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in registry_env.items():
-        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture(scope="module")

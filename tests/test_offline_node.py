@@ -30,7 +30,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from npm_registry import MARKER, PACKAGES, NpmRegistry, musl_addon, npm_registry_fixture  # noqa: F401 - the fixture
+from npm_registry import (  # noqa: F401 - the fixtures
+    MARKER,
+    PACKAGES,
+    NpmRegistry,
+    musl_addon,
+    npm_registry_fixture,
+    registry_env_fixture,
+    use_registry_fixture,
+)
 
 from conftest import EM_AARCH64, EM_X86_64, Tripwire, cli, offline_environment, run_cli, write_tree
 from lambdapack import elf
@@ -82,17 +90,6 @@ def _ok(*args: str, cwd: Path, env: Mapping[str, str | None] | None = None) -> s
     result = cli(*args, cwd=cwd, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stderr
-
-
-@pytest.fixture(scope="session")
-def registry_env(npm_registry: NpmRegistry, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return npm_registry.environment(tmp_path_factory.mktemp("npm"))
-
-
-@pytest.fixture(autouse=True)
-def _use_registry(registry_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in registry_env.items():
-        monkeypatch.setenv(name, value)
 
 
 # -- per-platform packages and prebuilds, for each architecture -------------------------------------
