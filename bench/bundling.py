@@ -48,7 +48,16 @@ import sys
 import zipfile
 from pathlib import Path
 
-from node import _locked, _versions, _zip_summary, environment, run_timed
+from node import (
+    Recorder,
+    _locked,
+    _versions,
+    _zip_summary,
+    empty_cache,
+    environment,
+    run_timed,
+    warm_then_no_op,
+)
 from run import LAMBDAPACK, median, run_alone, standalone_parser
 
 RUNTIME = "nodejs20.x"
@@ -133,25 +142,7 @@ def bench_bundling(args: argparse.Namespace, work: Path) -> dict[str, object]:
     recipe_cold = f"rm -rf node_modules && npm ci --omit=dev && {recipe_warm}"
     run_timed(recipe_cold, recipe_dir, recipe_env)
 
-    def cold_cache() -> None:
-        """Everything of lambdapack's but its npm download cache and esbuild, and its output."""
-        shutil.rmtree(dist, ignore_errors=True)
-        for entry in cache.iterdir():
-            if entry.name in ("npm", "node-tools"):
-                continue
-            if entry.is_dir():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-
-    scenarios = ("recipe", "cold", "esbuild", "warm", "no-op")
-    times: dict[str, list[float]] = {s: [] for s in scenarios}
-    cpu: dict[str, list[float]] = {s: [] for s in scenarios}
-
-    def record(scenario: str, command: str, cwd: Path, scenario_env: dict[str, str]) -> None:
-        wall, used = run_timed(command, cwd, scenario_env)
-        times[scenario].append(wall)
-        cpu[scenario].append(used)
+    record = Recorder(("recipe", "cold", "esbuild", "warm", "no-op"))
 
     def only_the_bundle() -> None:
         with zipfile.ZipFile(ours) as zf:
@@ -164,24 +155,23 @@ def bench_bundling(args: argparse.Namespace, work: Path) -> dict[str, object]:
         print(f"bundling: round {run + 1} ...", file=sys.stderr, flush=True)
         if run < args.cold_runs:
             record("recipe", recipe_cold, recipe_dir, recipe_env)
-            cold_cache()
+            empty_cache(cache, dist, keep=("npm", "node-tools"))
             record("cold", build, base, lp_env)
             only_the_bundle()
         if run < args.runs:
             record("esbuild", recipe_warm, recipe_dir, recipe_env)
-            before = ours.read_bytes()
-            source = (fn / "src" / "index.ts").read_text()
-            edited = re.sub(r"statusCode: \d+", f"statusCode: {202 + run}", source)  # a one-line edit
-            (fn / "src" / "index.ts").write_text(edited)
-            record("warm", build, base, lp_env)
-            if ours.read_bytes() == before:
-                raise SystemExit("bundling: the warm build did not change the zip")
-            only_the_bundle()
-            written = ours.stat()
-            record("no-op", build, base, lp_env)
-            after = ours.stat()
-            if (after.st_mtime_ns, after.st_ino) != (written.st_mtime_ns, written.st_ino):
-                raise SystemExit("bundling: a no-op build rewrote the zip")
+
+            def edit(run: int = run) -> None:  # a one-line edit
+                source = (fn / "src" / "index.ts").read_text()
+                (fn / "src" / "index.ts").write_text(
+                    re.sub(r"statusCode: \d+", f"statusCode: {202 + run}", source)
+                )
+
+            def build_checked(scenario: str) -> None:
+                record(scenario, build, base, lp_env)
+                only_the_bundle()
+
+            warm_then_no_op("bundling", ours, edit, build_checked)
     load_after = os.getloadavg()
     return {
         "function": {
@@ -194,8 +184,8 @@ def bench_bundling(args: argparse.Namespace, work: Path) -> dict[str, object]:
             ),
         },
         "recipe": {"cold": recipe_cold, "warm": recipe_warm},
-        "times": times,
-        "cpu_times": cpu,
+        "times": record.times,
+        "cpu_times": record.cpu,
         "sizes": {"lambdapack": _zip_summary(ours), "recipe": _zip_summary(theirs)},
         "tools": {**_versions(env), "esbuild": ESBUILD},
         "load_average": {"before": load_before, "after": load_after},

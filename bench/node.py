@@ -43,6 +43,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from run import (
@@ -120,6 +121,48 @@ def run_timed(command: str, cwd: Path, env: dict[str, str]) -> tuple[float, floa
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+class Recorder:
+    """Wall and CPU times of whole-process runs, by scenario."""
+
+    def __init__(self, scenarios: tuple[str, ...]) -> None:
+        self.times: dict[str, list[float]] = {s: [] for s in scenarios}
+        self.cpu: dict[str, list[float]] = {s: [] for s in scenarios}
+
+    def __call__(self, scenario: str, command: str, cwd: Path, env: dict[str, str]) -> None:
+        wall, used = run_timed(command, cwd, env)
+        self.times[scenario].append(wall)
+        self.cpu[scenario].append(used)
+
+
+def empty_cache(cache: Path, output: Path, *, keep: tuple[str, ...]) -> None:
+    """Remove lambdapack's cache but its ``keep`` parts (download caches, tools), and the output."""
+    shutil.rmtree(output, ignore_errors=True)
+    for entry in cache.iterdir():
+        if entry.name in keep:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def warm_then_no_op(
+    label: str, zip_path: Path, edit: Callable[[], None], build: Callable[[str], None]
+) -> None:
+    """A one-line ``edit``, the "warm" build (which must change the zip), then the
+    "no-op" build (which must leave it alone: same inode and mtime)."""
+    before = zip_path.read_bytes()
+    edit()
+    build("warm")
+    if zip_path.read_bytes() == before:
+        raise SystemExit(f"{label}: the warm build did not change the zip")
+    written = zip_path.stat()
+    build("no-op")
+    after = zip_path.stat()
+    if (after.st_mtime_ns, after.st_ino) != (written.st_mtime_ns, written.st_ino):
+        raise SystemExit(f"{label}: a no-op build rewrote the zip")
+
+
 def environment() -> dict[str, str]:
     """run.py's clean environment, without the user's npm settings either."""
     env = _clean_environment()
@@ -183,29 +226,11 @@ def bench_node(args: argparse.Namespace, work: Path) -> dict[str, object]:
     ours, theirs = dist / "fn.zip", recipe_dir / "fn.zip"
     build = f"{LAMBDAPACK} build -q -C {project}"
 
-    def cold_cache() -> None:
-        """Everything of lambdapack's but its npm download cache, and its output."""
-        shutil.rmtree(dist, ignore_errors=True)
-        for entry in cache.iterdir():
-            if entry.name == "npm":
-                continue
-            if entry.is_dir():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-
     print("node: filling both npm caches ...", file=sys.stderr, flush=True)
     run_timed(RECIPE, recipe_dir, recipe_env)
     run_timed(build, base, lp_env)
 
-    scenarios = ("recipe", "cold", "warm", "no-op")
-    times: dict[str, list[float]] = {s: [] for s in scenarios}
-    cpu: dict[str, list[float]] = {s: [] for s in scenarios}
-
-    def record(scenario: str, command: str, cwd: Path, scenario_env: dict[str, str]) -> None:
-        wall, used = run_timed(command, cwd, scenario_env)
-        times[scenario].append(wall)
-        cpu[scenario].append(used)
+    record = Recorder(("recipe", "cold", "warm", "no-op"))
 
     load_before = os.getloadavg()
     for run in range(max(args.runs, args.cold_runs)):
@@ -213,20 +238,15 @@ def bench_node(args: argparse.Namespace, work: Path) -> dict[str, object]:
         if run < args.runs:
             record("recipe", RECIPE, recipe_dir, recipe_env)
         if run < args.cold_runs:
-            cold_cache()
+            empty_cache(cache, dist, keep=("npm",))
             record("cold", build, base, lp_env)
         if run < args.runs:
-            before = ours.read_bytes()
-            with (fn / "index.js").open("a") as f:
-                f.write(f"// edit {run}\n")
-            record("warm", build, base, lp_env)
-            if ours.read_bytes() == before:
-                raise SystemExit("node: the warm build did not change the zip")
-            written = ours.stat()
-            record("no-op", build, base, lp_env)
-            after = ours.stat()
-            if (after.st_mtime_ns, after.st_ino) != (written.st_mtime_ns, written.st_ino):
-                raise SystemExit("node: a no-op build rewrote the zip")
+
+            def edit(run: int = run) -> None:
+                with (fn / "index.js").open("a") as f:
+                    f.write(f"// edit {run}\n")
+
+            warm_then_no_op("node", ours, edit, lambda scenario: record(scenario, build, base, lp_env))
     load_after = os.getloadavg()
     return {
         "function": {
@@ -239,8 +259,8 @@ def bench_node(args: argparse.Namespace, work: Path) -> dict[str, object]:
             ),
         },
         "recipe": RECIPE,
-        "times": times,
-        "cpu_times": cpu,
+        "times": record.times,
+        "cpu_times": record.cpu,
         "sizes": {"lambdapack": _zip_summary(ours), "recipe": _zip_summary(theirs)},
         "tools": _versions(env),
         "load_average": {"before": load_before, "after": load_after},
