@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .inventory import Inventory, Part
     from .manifest import Artifact
-    from .node.bundle import BundleReport
+    from .node.metafile import BundleReport
     from .slim import SlimReport
     from .verify import Finding, Report
 

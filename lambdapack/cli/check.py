@@ -93,7 +93,7 @@ def inspect_(zip_file: Path, top: int, as_json: bool, metafile: Path | None) -> 
     from lambdapack.contents import ZipPackage
     from lambdapack.errors import BuildError
     from lambdapack.inventory import take
-    from lambdapack.node.bundle import report
+    from lambdapack.node.metafile import report
     from lambdapack.usecases.check import bundle_metafile, slimming
 
     with errors():

@@ -29,7 +29,6 @@ import re
 import shutil
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from lambdapack.archive import ArchiveEntry
@@ -37,7 +36,8 @@ from lambdapack.config import FunctionSpec
 from lambdapack.ecosystem import Bundled
 from lambdapack.errors import SourceError, ToolError, tool_details
 from lambdapack.node.config import Bundle
-from lambdapack.node.managers import read_manifest
+from lambdapack.node.lock import read_manifest
+from lambdapack.node.ownership import package_root
 from lambdapack.processes import run
 from lambdapack.verify.model import Finding
 
@@ -225,20 +225,21 @@ class _Result:
         self.stderr = stderr
 
 
-_HEAD_RE = re.compile(r"^[✘▲]\s+\[(ERROR|WARNING)\]\s+(.*)$")
-_WHERE_RE = re.compile(r"^\s+(\S.*?):(\d+):(\d+):$")
+#: esbuild's messages: a head line, then the place (patterns compiled when a run has messages).
+_HEAD_RE = r"^[✘▲]\s+\[(ERROR|WARNING)\]\s+(.*)$"
+_WHERE_RE = r"^\s+(\S.*?):(\d+):(\d+):$"
 
 
 def _messages(stderr: str, level: str) -> Iterator[tuple[str, str]]:
     """esbuild's messages of ``level``: (text, file:line:column or "")."""
     lines = stderr.splitlines()
     for i, line in enumerate(lines):
-        head = _HEAD_RE.match(line)
+        head = re.match(_HEAD_RE, line)
         if head is None or head.group(1) != level:
             continue
         where = ""
         for follow in lines[i + 1 : i + 4]:
-            found = _WHERE_RE.match(follow)
+            found = re.match(_WHERE_RE, follow)
             if found:
                 where = f"{found.group(1)}:{found.group(2)}:{found.group(3)}"
                 break
@@ -319,7 +320,7 @@ def _changed(
             continue
         if not _verified(site, name, entries.get(name)):
             return True
-        package = _package_of(name)
+        package = package_root(name)
         if package is not None:
             packages.add(package)
     return not all(_verified(site, f"{p}/package.json", entries.get(f"{p}/package.json")) for p in packages)
@@ -351,18 +352,6 @@ def _restore(site: Path, installed: Sequence[ArchiveEntry]) -> None:
             path.chmod(0o755)
 
 
-def _package_of(name: str) -> str | None:
-    """The package directory (``node_modules/a/node_modules/@s/b``) of an installed file."""
-    parts = name.split("/")
-    at = max((i for i, part in enumerate(parts) if part == "node_modules"), default=-1)
-    if at < 0 or at + 1 >= len(parts):
-        return None
-    width = 2 if parts[at + 1].startswith("@") else 1
-    if at + 1 + width > len(parts) - 1:
-        return None
-    return "/".join(parts[: at + 1 + width])
-
-
 def _native_findings(
     spec: FunctionSpec,
     metafile: Mapping[str, object],
@@ -377,7 +366,7 @@ def _native_findings(
     seen: set[str] = set()
     for path in sorted(_inputs(metafile)):
         name = _installed_path(path, source)
-        package = _package_of(name) if name else None
+        package = package_root(name) if name else None
         if package is None or package in seen:
             continue
         seen.add(package)
@@ -401,9 +390,9 @@ def _addons(installed: Sequence[ArchiveEntry]) -> dict[str, str]:
     """Each installed package's native addon (its first ``.node`` file, else its
     ``binding.gyp``), from the set's names: no walk of the tree."""
     found: dict[str, str] = {}
-    for entry in sorted(installed, key=lambda e: e.name):
-        name = entry.name
-        package = _package_of(name)
+    names = sorted(e.name for e in installed if e.name.endswith((".node", "/binding.gyp")))
+    for name in names:
+        package = package_root(name)
         if package is None:
             continue
         if name.endswith(".node") and not found.get(package, "").endswith(".node"):
@@ -470,7 +459,7 @@ def _shipped(
                 found = _find(site, package, name)
                 if found is not None:  # (an optional package of another platform, a missing peer)
                     queue.append(found)
-    return [e for e in installed if _package_of(e.name) in wanted or _within(e.name, wanted)]
+    return [e for e in installed if package_root(e.name) in wanted or _within(e.name, wanted)]
 
 
 def _within(name: str, packages: set[str]) -> bool:
@@ -556,75 +545,3 @@ def _portable_metafile(metafile: dict[str, object], out_dir: Path, mirror: Path)
     if isinstance(outputs, dict):
         made["outputs"] = {k.removeprefix(prefix): v for k, v in outputs.items()}
     return json.dumps(made, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-# -- what a bundle is made of (lambdapack inspect) -------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class BundleInput:
-    path: str  # relative to the project
-    package: str  # the npm package it belongs to, or "(function code)"
-    bytes_in_output: int
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class BundleReport:
-    output: str  # the bundle's name in the zip
-    size: int  # its bytes
-    inputs: tuple[BundleInput, ...]  # biggest first
-
-    def packages(self) -> list[tuple[str, int, int]]:
-        """(package, inputs, bytes in the output), biggest first."""
-        totals: dict[str, list[int]] = {}
-        for item in self.inputs:
-            row = totals.setdefault(item.package, [0, 0])
-            row[0] += 1
-            row[1] += item.bytes_in_output
-        return sorted(((k, v[0], v[1]) for k, v in totals.items()), key=lambda r: (-r[2], r[0]))
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "output": self.output,
-            "bytes": self.size,
-            "packages": [{"package": p, "inputs": n, "bytes_in_output": b} for p, n, b in self.packages()],
-            "inputs": [
-                {"path": i.path, "package": i.package, "bytes_in_output": i.bytes_in_output}
-                for i in self.inputs
-            ],
-        }
-
-
-def report(metafile: bytes) -> BundleReport | None:
-    """The biggest inputs of the bundle a metafile describes (None: not a metafile)."""
-    try:
-        data = json.loads(metafile)
-    except ValueError:
-        return None
-    outputs = data.get("outputs") if isinstance(data, dict) else None
-    if not isinstance(outputs, dict):
-        return None
-    for name, output in sorted(outputs.items()):
-        if (
-            not isinstance(output, dict)
-            or name.endswith(".map")
-            or not isinstance(output.get("inputs"), dict)
-        ):
-            continue
-        inputs = [
-            BundleInput(
-                path=path, package=_package_label(path), bytes_in_output=int(info.get("bytesInOutput", 0))
-            )
-            for path, info in output["inputs"].items()
-            if isinstance(info, dict)
-        ]
-        inputs.sort(key=lambda i: (-i.bytes_in_output, i.path))
-        return BundleReport(output=name, size=int(output.get("bytes", 0)), inputs=tuple(inputs))
-    return None
-
-
-def _package_label(path: str) -> str:
-    package = _package_of(path)
-    if package is None:
-        return "(function code)"
-    return package.rsplit("node_modules/", 1)[-1]

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from lambdapack import elf, processes
 from lambdapack.errors import InstallError
-from lambdapack.node.lock import Layout, local_packages, read_json
-from lambdapack.node.managers import materialize_symlinks, prune_foreign, read_manifest, remove_state
+from lambdapack.node.lock import Layout, local_packages, read_json, read_manifest
+from lambdapack.node.managers import materialize_symlinks, prune_foreign, remove_state
 from lambdapack.node.target import CPU, prebuild_dir_matches
 from lambdapack.node.tools import NodeTools
 from lambdapack.runtimes import Target

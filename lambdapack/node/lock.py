@@ -62,6 +62,15 @@ def read_json(path: Path) -> dict[str, object]:
     return data
 
 
+def read_manifest(path: Path) -> dict[str, object] | None:
+    """An installed package's ``package.json`` (None: unreadable or not an object)."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _shown(path: Path) -> str:
     try:
         return path.relative_to(Path.cwd()).as_posix()

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lambdapack.errors import InstallError, ToolError, os_error, tool_details
+from lambdapack.node.lock import read_manifest
 from lambdapack.node.target import selects
 from lambdapack.node.tools import NodeTools
 from lambdapack.processes import run
@@ -559,14 +560,6 @@ def _installed(node_modules: Path) -> Iterator[_Installed]:
                 version=version if isinstance(version, str) else "?",
                 manifest=manifest,
             )
-
-
-def read_manifest(path: Path) -> dict[str, object] | None:
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _reachable(root: Path, packages: Mapping[Path, _Installed]) -> set[Path]:

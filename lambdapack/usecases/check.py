@@ -19,7 +19,7 @@ from lambdapack.verify import Finding, Report, verify
 
 if TYPE_CHECKING:
     from lambdapack.ecosystem import Ecosystem
-    from lambdapack.node.bundle import BundleReport
+    from lambdapack.node.metafile import BundleReport
     from lambdapack.slim import SlimReport
 
 
@@ -204,7 +204,7 @@ def bundle_metafile(zip_path: Path, environ: Mapping[str, str]) -> bytes | None:
 
 def bundle_report(zip_path: Path, environ: Mapping[str, str]) -> BundleReport | None:
     """The bundle's biggest inputs (``lambdapack inspect``), when the cache has its metafile."""
-    from lambdapack.node.bundle import report
+    from lambdapack.node.metafile import report
 
     metafile = bundle_metafile(zip_path, environ)
     return report(metafile) if metafile is not None else None
