@@ -6,11 +6,12 @@ Pure functions returning lines; the CLI decides where they go.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .explanation import Explanation
     from .inventory import Inventory, Part
     from .manifest import Artifact
     from .node.metafile import BundleReport
@@ -98,6 +99,17 @@ def inventory(inv: Inventory, *, top: int) -> list[str]:
             lines.append(f"… {len(rest)} more, {human_size(sum(p.size for p in rest))} (--top N shows more)")
         lines.append("")
     return lines[:-1]
+
+
+def explanations(items: Iterable[Explanation]) -> list[str]:
+    """Why each unit was built again or not (``build --explain``), one line each."""
+    rows = list(items)
+    width = max((len(e.name) for e in rows), default=0)
+    lines = []
+    for item in rows:
+        verdict = f"rebuilt: {item.summary}" if item.rebuilt else "up to date"
+        lines.append(f"{item.name:<{width}}  {verdict}")
+    return lines
 
 
 def bundle(report: BundleReport, *, top: int) -> list[str]:

@@ -62,6 +62,11 @@ from lambdapack.usecases.project import load
     is_flag=True,
     help="Change nothing; exit 4 unless the zips and manifest equal a fresh build (a CI gate).",
 )
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Say why each function was built again (which recorded inputs changed) or was up to date.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print each stage, and tool output on errors.")
@@ -87,6 +92,7 @@ def build(
     find_links: Sequence[str],
     locked: bool,
     check_only: bool,
+    explain: bool,
     as_json: bool,
     quiet: bool,
     verbose: bool,
@@ -159,6 +165,7 @@ def build(
                 refresh=refresh,
                 locked=locked,
                 on_progress=display.update,
+                explain=explain or verbose,
             )
         except BuildFailed as exc:
             display.close()
@@ -169,6 +176,8 @@ def build(
             display.close()
         if not quiet:
             echo(render.summary(result.artifacts, cwd=Path.cwd(), verbose=verbose))
+        if result.explanations and (explain or verbose):
+            echo(render.explanations(result.explanations.values()))
         if as_json:
             click.echo(manifest.dumps(result.manifest), nl=False)
 

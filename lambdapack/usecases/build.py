@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lambdapack import archive, manifest, plan, processes
 from lambdapack.archive import ArchiveEntry
@@ -27,10 +27,11 @@ from lambdapack.digest import b64
 from lambdapack.ecosystem import Ecosystem, Ecosystems
 from lambdapack.errors import BuildError, ConfigError, SourceError, StaleError, VerifyError, os_error
 from lambdapack.manifest import Artifact
-from lambdapack.state import BuildState, Record, zip_stat
+from lambdapack.state import BuildState, Record, read_plans, zip_stat
 from lambdapack.usecases.project import load, project_root, source_date_epoch
 
 if TYPE_CHECKING:  # the rest is imported where a build needs it: a no-op build stays light
+    from lambdapack.explanation import Explanation
     from lambdapack.verify import Finding
 
 __all__ = [
@@ -69,6 +70,8 @@ class BuildResult:
     project: Project
     artifacts: tuple[Artifact, ...]
     manifest: Mapping[str, object]
+    #: Why each unit was built again or not, by name (only when asked: ``run(explain=True)``).
+    explanations: Mapping[str, Explanation] = field(default_factory=dict)
 
 
 def build(
@@ -266,6 +269,8 @@ class _Context:
     environ: Mapping[str, str]
     #: The layers built (or current) in this run, by artifact name: functions build on them.
     layers: dict[str, Artifact] = field(default_factory=dict)
+    #: The recorded plans of the last builds, when the run explains its decisions (else None).
+    previous: Mapping[str, Mapping[str, Any]] | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -274,6 +279,7 @@ class _Outcome:
     plan: plan.BuildPlan | None  # the plan of a fresh build; None: the zip was current
     trees: tuple[str, ...]  # the source walks' memo keys
     pending: Path | None = None  # the fresh zip, in its temporary file until published
+    explanation: Explanation | None = None  # why it was built again or not (when asked)
 
 
 def run(
@@ -289,6 +295,7 @@ def run(
     ecosystems: Mapping[str, Ecosystem] | None = None,
     skip: Sequence[Path] = (),
     layers: Mapping[str, Artifact] | None = None,
+    explain: bool = False,
 ) -> BuildResult:
     """Build the selected functions of ``project`` and update its manifest.
 
@@ -299,7 +306,9 @@ def run(
     a package with errors raises :class:`VerifyError` and leaves the previous
     zip in place. ``refresh`` re-resolves unpinned requirements; ``ecosystems``
     replaces the languages' default implementations (by language); ``layers``
-    are layer artifacts built before (by name) that the functions may use."""
+    are layer artifacts built before (by name) that the functions may use.
+    ``explain`` compares each plan with the one recorded by the last build and
+    says why each unit was built again, or not (``BuildResult.explanations``)."""
     env = os.environ if environ is None else environ
     context = _Context(
         project=project,
@@ -313,6 +322,7 @@ def run(
         report=on_progress or (lambda _name, _stage: None),
         skip=(project.output, *skip),
         environ=env,
+        previous=read_plans(project.output) if explain else None,
     )
     units = project.select_units(names)
     processes.reset()  # an earlier run of this process may have been interrupted
@@ -363,9 +373,12 @@ def run(
         if updates or plans or context.state.trees.changed:  # a no-op writes nothing
             with contextlib.suppress(OSError):  # the state only saves work next time
                 context.state.save({n: r for n, r in updates.items() if r is not None}, used, plans)
+    explanations = {n: o.explanation for n, o in sorted(outcomes.items()) if o.explanation is not None}
     if failures:
         raise BuildFailed(failures, artifacts)
-    return BuildResult(project=project, artifacts=tuple(artifacts), manifest=document)
+    return BuildResult(
+        project=project, artifacts=tuple(artifacts), manifest=document, explanations=explanations
+    )
 
 
 def _check_output(output: Path) -> None:
@@ -470,9 +483,21 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
                 f"--locked: {the_plan.dependencies.lock_file}: {stale}; run `lambdapack lock {name}`"
             )
     record = None if context.refresh else context.state.current(name, the_plan.fingerprint, zip_path)
+    explanation = None
+    if context.previous is not None:
+        from lambdapack.explanation import explain
+
+        explanation = explain(
+            name,
+            context.previous.get(name),
+            the_plan,
+            rebuilt=record is None,
+            zip_state=_zip_state(context, name, zip_path),
+        )
     if record is not None:
         context.report(name, "done")
-        return _Outcome(artifact=Artifact.from_record(name, zip_path, record.artifact), plan=None, trees=used)
+        artifact = Artifact.from_record(name, zip_path, record.artifact)
+        return _Outcome(artifact=artifact, plan=None, trees=used, explanation=explanation)
 
     from lambdapack.contents import StagedPackage, top_level
     from lambdapack.dependencies import dependencies, dependency_findings
@@ -582,7 +607,21 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
         distributions=distributions,
         provides=provides,
     )
-    return _Outcome(artifact=artifact, plan=the_plan, trees=used, pending=written.path)
+    return _Outcome(
+        artifact=artifact, plan=the_plan, trees=used, pending=written.path, explanation=explanation
+    )
+
+
+def _zip_state(context: _Context, name: str, zip_path: Path) -> str | None:
+    """Why the zip is not current although its plan may be ("missing" …), or None."""
+    if context.refresh:
+        return "--refresh resolves and builds again"
+    if not zip_path.exists():
+        return f"{zip_path.name} is missing"
+    recorded = context.state.records.get(name)
+    if recorded is not None and zip_stat(zip_path) != recorded.zip_stat:
+        return f"{zip_path.name} is not the file lambdapack wrote (its size, time or inode differ)"
+    return None
 
 
 def _merge(
