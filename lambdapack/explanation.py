@@ -176,7 +176,14 @@ def _options(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Change
     found = []
     for change in _mapping("option", before, after):
         key = change.names[0]
-        if key in _OPTION_LABELS:
+        if key == "layers":  # [[artifact, sha256], …]: a layer's contents changed, or the list did
+            old_layers = {str(n): d for n, d in before.get("layers") or []}
+            new_layers = {str(n): d for n, d in after.get("layers") or []}
+            if set(old_layers) == set(new_layers):
+                names = sorted(n for n in new_layers if old_layers[n] != new_layers[n])
+                detail = f"layer{'s' if len(names) > 1 else ''} {', '.join(names)} changed"
+                change = Change(kind="layer", detail=detail, names=tuple(names))
+        elif key in _OPTION_LABELS:
             was, now = _value(before.get(key, _ABSENT)), _value(after.get(key, _ABSENT))
             change = Change(kind="option", detail=f"{_OPTION_LABELS[key]}: {was} -> {now}", names=(key,))
         found.append(change)

@@ -459,6 +459,13 @@ def test_no_op_and_a_changed_layer_rebuilds_its_functions(make_project: Callable
 
     (root / "layers" / "common" / "python" / "shared" / "__init__.py").write_text('NAME = "shared, edited"\n')
     stages.clear()
+    explained = cli("build", "--explain", cwd=root)
+    assert explained.returncode == 0, explained.stderr
+    assert "\napi     rebuilt: layer common changed\n" in explained.stderr
+    assert "\ncommon  rebuilt: 1 source file changed: shared/__init__.py\n" in explained.stderr
+    (root / "layers" / "common" / "python" / "shared" / "__init__.py").write_text(
+        'NAME = "shared, edited!"\n'
+    )
     artifacts = {a.name: a for a in lambdapack.build(root, on_progress=lambda n, s: stages.append((n, s)))}
     assert {name for name, stage in stages if stage == "zipping"} == {"common", "api"}
     new_layer = hashlib.sha256(zips["common"].read_bytes()).hexdigest()
