@@ -10,6 +10,8 @@ The library API (the CLI is a thin layer over it)::
     layer = lambdapack.build_layer(requirements="layers/common/requirements.txt",
                                    runtimes=["python3.12"], architecture="arm64")
     layer.compatible_runtimes, layer.compatible_architectures   # and path, code_sha256 …
+    difference = lambdapack.compare_zips("a.zip", "b.zip")     # any two zips
+    difference.identical, difference.verdict, difference.to_json()
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ __version__ = "0.1.0"
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .difference import Difference, compare_zips
     from .digest import code_sha256, sha256_hex
     from .errors import (
         ArchiveError,
@@ -41,6 +44,8 @@ if TYPE_CHECKING:
 #: Where each public name lives; imported on first use so that `lambdapack`
 #: (and the CLI's no-op build) starts fast.
 _LAZY = {
+    "Difference": "difference",
+    "compare_zips": "difference",
     "code_sha256": "digest",
     "sha256_hex": "digest",
     "ArchiveError": "errors",
@@ -88,6 +93,7 @@ __all__ = [
     "BuildError",
     "BuildFailed",
     "ConfigError",
+    "Difference",
     "Finding",
     "InstallError",
     "LambdapackError",
@@ -103,6 +109,7 @@ __all__ = [
     "check",
     "check_zip",
     "code_sha256",
+    "compare_zips",
     "project_root",
     "sha256_hex",
 ]

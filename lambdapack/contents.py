@@ -120,6 +120,8 @@ class ZipPackage(Package):
             raise UnreadableZip(f"{path}: not a readable zip file ({exc})") from None
         #: Every member as the central directory lists it (duplicates and directories included).
         self.infos = tuple(self._zip.infolist())
+        #: The archive comment (bytes of the end record).
+        self.comment = self._zip.comment
         #: Members that could not be read (a bad CRC, a corrupt stream …): name -> why.
         self.unreadable: dict[str, str] = {}
         self.zipped_size = path.stat().st_size

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 #: Exit codes, documented in README.md ("Exit codes"). Keep in sync.
 EXIT_OK = 0
 EXIT_BUILD = 1
+EXIT_DIFFERENT = 1  # `diff`: the two zips differ (not an error)
 EXIT_USAGE = 2
 EXIT_CHECK = 3
 EXIT_STALE = 4

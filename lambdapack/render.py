@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .difference import Difference
     from .explanation import Explanation
     from .inventory import Inventory, Part
     from .manifest import Artifact
@@ -145,6 +146,55 @@ def slimming(report: SlimReport, total: int) -> list[str]:
         ("all", str(report.files), human_size(report.bytes), f"{report.bytes / total:.1%}" if total else "-")
     )
     return [*table(rows, right=(1, 2, 3)), 'set slim = ["…"] for the function (docs/slim.md)']
+
+
+def difference(diff: Difference, *, top: int) -> list[str]:
+    """``lambdapack diff``: the verdict, the two zips, then each group's differing
+    entries (at most ``top`` lines each) with what changed and the zipped bytes."""
+    from .difference import signed_size
+
+    lines = [diff.verdict]
+    rows = [
+        ("A", diff.a.path, human_size(diff.a.size), f"{diff.a.entries:,} entries", ""),
+        (
+            "B",
+            diff.b.path,
+            human_size(diff.b.size),
+            f"{diff.b.entries:,} entries",
+            signed_size(diff.zipped_delta),
+        ),
+    ]
+    lines += table(rows, right=(2, 3, 4))
+    for group in diff.groups:
+        counts = [
+            f"{len(entries):,} {what}"
+            for what, entries in (
+                ("only in A", group.only_a),
+                ("only in B", group.only_b),
+                ("changed", group.changed),
+            )
+            if entries
+        ]
+        lines += ["", f"{group.label()}: {', '.join(counts)} ({signed_size(group.compressed_delta)} zipped)"]
+        entries = [
+            *(("only in A", e) for e in group.only_a),
+            *(("only in B", e) for e in group.only_b),
+            *(("changed", e) for e in group.changed),
+        ]
+        entries.sort(key=lambda item: item[1].name)
+        cells = [
+            (
+                status,
+                e.name,
+                ", ".join(e.kinds),
+                signed_size(e.compressed_delta) if e.compressed_delta else "",
+            )
+            for status, e in entries[:top]
+        ]
+        lines += ["  " + line for line in table(cells, right=(3,))]
+        if len(entries) > top:
+            lines.append(f"  … {len(entries) - top:,} more (--top N shows more)")
+    return lines
 
 
 def _part_row(part: Part, total: int) -> tuple[str, str, str, str, str]:

@@ -123,9 +123,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from lambdapack.cli import build, cache, check, lock, tools
+    from lambdapack.cli import build, cache, check, diff, lock, tools
 
-    for module in (build, lock, cache, check, tools):
+    for module in (build, lock, cache, check, diff, tools):
         for command in module.COMMANDS:
             main.add_command(command)
 
