@@ -478,7 +478,13 @@ def test_no_op_rebuilds_and_the_shared_cache(tmp_path: Path) -> None:
     noop = cli("build", "-v", cwd=one, env=env)
     assert noop.returncode == 0 and _stages(noop.stderr, "fn") == ["collecting"]
     assert [(p.stat().st_ino, p.stat().st_mtime_ns) for p in (zip_path, manifest)] == stat
-    assert first.stderr.splitlines()[-3:] == noop.stderr.splitlines()[-3:]  # same summary and warning
+    # the same summary and warning; -v then says why each function was built, or not
+    assert first.stderr.splitlines()[-3:-1] == noop.stderr.splitlines()[-3:-1]
+    assert (
+        first.stderr.splitlines()[-1]
+        == "fn  rebuilt: first build: no build of it is recorded in the output directory"
+    )
+    assert noop.stderr.splitlines()[-1] == "fn  up to date"
 
     # another project with the same requirements and target: nothing resolved or installed
     two = write_tree(tmp_path / "two", files)
