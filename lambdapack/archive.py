@@ -168,12 +168,13 @@ def write(
     )
 
 
-#: ``.<zip name>.<pid>.<random>.tmp``: a zip being written by process ``pid``.
-_TEMPORARY = re.compile(r"^\..+\.zip\.(\d+)\.[^.]+\.tmp$")
+#: ``.<zip name>.<pid>.<random>.tmp``: a zip being written by process ``pid`` (or its
+#: SBOM, ``.<name>.cdx.json.<pid>.<random>.tmp``: lambdapack.sbom.write_pending).
+_TEMPORARY = re.compile(r"^\..+\.(?:zip|cdx\.json)\.(\d+)\.[^.]+\.tmp$")
 
 
 def stale_temporaries(directory: Path) -> list[Path]:
-    """Temporary zips in ``directory`` left by builds that died (their process is gone)."""
+    """Temporary zips (and SBOMs) in ``directory`` left by builds that died (their process is gone)."""
     found = []
     try:
         paths = list(directory.iterdir())

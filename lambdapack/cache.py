@@ -78,6 +78,8 @@ class DependencySet:
 
     root: Path  # deps/<key>
     entries: tuple[ArchiveEntry, ...]
+    #: The resolution it was installed from (``Resolved.pins``; set by lambdapack.dependencies).
+    pins: bytes = b""
 
     @property
     def site(self) -> Path:

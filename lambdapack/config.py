@@ -47,6 +47,7 @@ _SHARED_KEYS = (
     "bytecode",
     "bytecode_interpreter",
     "slim",
+    "sbom",
 )
 _TOP_KEYS = (*_SHARED_KEYS, "output", "functions", "layers")
 _FUNCTION_KEYS = ("source", "handler", "layers", "layer_overrides", *_SHARED_KEYS)
@@ -115,6 +116,8 @@ class FunctionSpec:
     bytecode_interpreter: Path | None = None
     #: What is removed from the installed dependencies (lambdapack.slim.OPTIONS).
     slim: tuple[str, ...] = ()
+    #: Whether a CycloneDX SBOM is written beside the zip (lambdapack.sbom, docs/sbom.md).
+    sbom: bool = False
     #: Set for a layer's artifact: which layer it is and what it serves (None: a function).
     layer: LayerRole | None = None
     #: The layer artifacts a function uses (their names), in the order Lambda stacks them.
@@ -200,6 +203,8 @@ class Overrides:
     #: Index options from the command line: added to (extra index URLs, find
     #: links) or replacing (index URL) the config's.
     index: IndexOptions = field(default_factory=lambda: IndexOptions())
+    #: ``--sbom``: every function and layer gets its SBOM, whatever the file says.
+    sbom: bool = False
 
 
 class KeyReader:
@@ -410,11 +415,12 @@ def single_layer(
     index: IndexOptions | None = None,
     sdists: str | None = None,
     build_image: str | None = None,
+    sbom: bool = False,
 ) -> Project:
     """A project of one layer described without a config file: one artifact,
     ``<name>.zip``, for ``runtimes`` (one Python version, or Node.js runtimes)
     on ``architecture``. ``name`` defaults to the directory of ``source``,
-    else of ``requirements``."""
+    else of ``requirements``; ``sbom`` writes its SBOM beside it."""
     root = root.resolve()
     reader = KeyReader(
         "", "", root=root, overrides=Overrides(index=index or IndexOptions()), command_line=True
@@ -435,6 +441,8 @@ def single_layer(
     ):
         if value is not None:
             raw[key] = str(value)
+    if sbom:
+        raw["sbom"] = True
     if name:
         layer_name = name
     elif source is not None:
@@ -562,7 +570,7 @@ def _options(
     language: str | None = None,
 ) -> dict[str, Any]:
     """The keys functions and layers share (patterns, source builds,
-    bytecode, slimming), over the top-level ``defaults``."""
+    bytecode, slimming, SBOM), over the top-level ``defaults``."""
     network = reader.flag(raw, "container_network", key)
     interpreter = reader.string(raw, "bytecode_interpreter", key)
     bytecode = _bytecode(reader, raw, key)
@@ -571,6 +579,7 @@ def _options(
     elif bytecode != "none" and language is not None and language != "python":
         reader.add(join(key, "bytecode"), "only Python functions and layers are compiled to bytecode")
     slim = _slim(reader, raw, key)
+    sbom = reader.flag(raw, "sbom", key)
     return {
         "exclude": (*defaults.get("exclude", ()), *reader.strings(raw, "exclude", key)),
         "include": (*defaults.get("include", ()), *reader.strings(raw, "include", key)),
@@ -586,6 +595,7 @@ def _options(
             (reader.root / interpreter).resolve() if interpreter else defaults.get("bytecode_interpreter")
         ),
         "slim": defaults.get("slim", ()) if slim is None else slim,
+        "sbom": reader.overrides.sbom or bool(defaults.get("sbom") if sbom is None else sbom),
     }
 
 

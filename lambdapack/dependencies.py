@@ -5,6 +5,7 @@ the cache or installed now, with its per-file check results."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from lambdapack.atomic import exclusive_lock
@@ -75,7 +76,8 @@ def dependencies(
         if check:  # checked once, by the build that made the set
             dependency_findings(made, spec, ecosystem, notes=notes)
 
-    return cache.dependencies(plan.deps_key(resolved.pins), install_into, finish)
+    made = cache.dependencies(plan.deps_key(resolved.pins), install_into, finish)
+    return replace(made, pins=resolved.pins)  # what the SBOM takes the files' hashes from
 
 
 def _slim(spec: FunctionSpec, site: Path, environ: Mapping[str, str] | None) -> list[Finding]:

@@ -88,6 +88,25 @@ class Resolved:
     handle: object = None
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Origin:
+    """What the lock and the metadata tell of one installed distribution, for
+    its entry in the artifact's SBOM (lambdapack.sbom)."""
+
+    #: Its declared name (``METADATA``'s ``Name``, ``package.json``'s ``name``).
+    name: str
+    #: Its package URL (``pkg:pypi/…``, ``pkg:npm/…``).
+    purl: str
+    #: (CycloneDX algorithm, hex digest) of the exact file the lock pins
+    #: (empty when the lock does not say which of several files was installed).
+    hashes: tuple[tuple[str, str], ...] = ()
+    #: The licence as an SPDX expression the metadata declares, else licence names found there.
+    license_expression: str | None = None
+    license_names: tuple[str, ...] = ()
+    #: More facts as (name, value), e.g. the locked file's name.
+    properties: tuple[tuple[str, str], ...] = ()
+
+
 class Bundling(Protocol):
     """How a function's code is bundled into a few files (None in a
     FunctionSpec: its files ship as they are), as its language's config reader
@@ -113,6 +132,8 @@ class Bundled:
     #: to the project), kept for ``inspect``.
     metafile: bytes = b""
     findings: tuple[Finding, ...] = ()
+    #: The installed files bundled into the bundle, as (installed name, the zip entry they went into).
+    inlined: tuple[tuple[str, str], ...] = ()
 
 
 class LanguageConfig(Protocol):
@@ -248,6 +269,12 @@ class Ecosystem(Protocol):
 
     def owners(self, package: Package) -> dict[str, Distribution]:
         """Each file's owning distribution (files of the function's own code are absent)."""
+        ...
+
+    def origins(self, installed: Package, pins: bytes) -> dict[Distribution, Origin]:
+        """Each distribution of the ``installed`` set with its package URL, the
+        hash the lock (``pins``, as :attr:`Resolved.pins`) holds of the file
+        installed, and its licence from its metadata (for the SBOM)."""
         ...
 
     def file_findings(

@@ -12,7 +12,9 @@ Format (version 1)::
       "compatible_runtimes": ["python3.12"], "compatible_architectures": ["arm64"]}}}
 
 A function's ``layers`` and the ``layers`` section appear only when a project
-has layers, so readers of the first version find ``artifacts`` as before.
+has layers, and an entry's ``sbom`` (its CycloneDX document beside the zip,
+docs/sbom.md) only when it is asked for, so readers of the first version find
+``artifacts`` as before.
 
 Paths are POSIX and relative to the project root.
 """
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
     from .verify import Finding
 
 MANIFEST_NAME = "lambdapack-manifest.json"
+#: ``<name>.cdx.json`` beside ``<name>.zip``: the artifact's SBOM (lambdapack.sbom).
+SBOM_SUFFIX = ".cdx.json"
 MANIFEST_VERSION = 1
 LOCK_NAME = ".lambdapack.lock"
 
@@ -63,6 +67,8 @@ class Artifact:
     distributions: tuple[tuple[str, str], ...] = ()
     #: A layer's top-level entries on the path ("requests/", "six.py"), for its functions' import check.
     provides: tuple[str, ...] = ()
+    #: Its SBOM beside the zip (absolute), when one is written (``sbom = true``).
+    sbom: Path | None = None
 
     @property
     def is_layer(self) -> bool:
@@ -76,6 +82,8 @@ class Artifact:
             "sha256": self.sha256,
             "size": self.size,
         }
+        if self.sbom is not None:
+            common["sbom"] = _relative(self.sbom, project_root)
         if self.layer is not None:
             return {
                 **common,
@@ -130,6 +138,7 @@ class Artifact:
             unzipped=int(entry.get("unzipped", 0)),
             distributions=tuple((str(n), str(v)) for n, v in entry.get("distributions", ())),
             provides=tuple(entry.get("provides", ())),
+            sbom=path.with_name(f"{name}{SBOM_SUFFIX}") if entry.get("sbom") else None,
         )
 
 
@@ -154,7 +163,11 @@ def update(output: Path, project_root: Path, artifacts: Iterable[Artifact]) -> d
 
 
 def publish(
-    output: Path, project_root: Path, artifacts: Iterable[Artifact], pending: Mapping[str, Path]
+    output: Path,
+    project_root: Path,
+    artifacts: Iterable[Artifact],
+    pending: Mapping[str, Path],
+    sboms: Mapping[str, Path] | None = None,
 ) -> dict[str, Any]:
     """Put the freshly written zips (``pending``: function name -> temporary
     file) in place and record ``artifacts`` in the manifest, so that at every
@@ -162,7 +175,10 @@ def publish(
     entries of the zips about to be replaced are removed from the manifest,
     then the zips are renamed into place, then the manifest gets the new
     entries. A build killed in between leaves a manifest that names fewer zips,
-    never a wrong one; the next build restores it."""
+    never a wrong one; the next build restores it. Each zip's SBOM (``sboms``:
+    name -> temporary file) is renamed into place just before it, so no zip
+    is ever without it; a zip built without one loses the SBOM an earlier
+    build left (it describes other bytes)."""
     path = manifest_path(output)
     output.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(output / LOCK_NAME):
@@ -175,6 +191,11 @@ def publish(
                     entries.pop(name, None)
             write_bytes(path, dumps(_document(sections)).encode("utf-8"), sync=True)
         for name, temporary in sorted(pending.items()):
+            sbom = (sboms or {}).get(name)
+            if sbom is not None:
+                sbom.replace(output / f"{name}{SBOM_SUFFIX}")
+            else:
+                (output / f"{name}{SBOM_SUFFIX}").unlink(missing_ok=True)
             temporary.replace(output / f"{name}.zip")
         for artifact in artifacts:
             for section, entries in sections.items():  # a function that became a layer, or back

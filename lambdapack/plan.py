@@ -259,4 +259,6 @@ def _spec_options(spec: FunctionSpec) -> dict[str, object]:
         options["layer_overrides"] = sorted(spec.layer_overrides)
     if spec.bundle is not None:
         options["bundle"] = spec.bundle.to_json()
+    if spec.sbom:  # not a byte of the zip, but an output the build writes
+        options["sbom"] = True
     return options

@@ -182,3 +182,13 @@ def test_verbose_explains_too_and_the_api_returns_structured_changes(project: Pa
     }
     assert result.explanations["api"].to_json()["summary"] == "up to date"
     assert run(load(project), []).explanations == {}  # not asked: no plans read
+
+
+def test_a_missing_sbom_is_named(project: Path) -> None:
+    said = _build(project, "--sbom")
+    assert said == {
+        "api": "rebuilt: option sbom: unset -> true",
+        "status": "rebuilt: option sbom: unset -> true",
+    }
+    (project / "dist" / "status.cdx.json").unlink()
+    assert _build(project, "--sbom") == {"api": "up to date", "status": "rebuilt: status.cdx.json is missing"}

@@ -67,6 +67,9 @@ from lambdapack.usecases.project import load
     is_flag=True,
     help="Say why each function was built again (which recorded inputs changed) or was up to date.",
 )
+@click.option(
+    "--sbom", is_flag=True, help="Write each zip's CycloneDX SBOM beside it, <name>.cdx.json (docs/sbom.md)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print each stage, and tool output on errors.")
@@ -93,6 +96,7 @@ def build(
     locked: bool,
     check_only: bool,
     explain: bool,
+    sbom: bool,
     as_json: bool,
     quiet: bool,
     verbose: bool,
@@ -123,6 +127,7 @@ def build(
                 index=index(index_url, extra_index_urls, find_links),
                 sdists=sdists,
                 build_image=build_image,
+                options={"sbom": True} if sbom else None,
             )
             _refuse_configured_name(project, project_dir)
         else:
@@ -144,6 +149,7 @@ def build(
                 architecture=architecture,
                 output=output,
                 index=index(index_url, extra_index_urls, find_links),
+                sbom=sbom,
             )
         if no_verify:
             click.echo(

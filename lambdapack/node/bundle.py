@@ -166,6 +166,12 @@ def bundle(
         exports=exports,
         metafile=_portable_metafile(metafile, out_dir, mirror),
         findings=tuple(findings),
+        inlined=tuple(
+            (installed_name, name)
+            for installed_name in sorted(
+                filter(None, (_installed_path(p, source) for p in _inputs(metafile)))
+            )
+        ),
     )
 
 

@@ -21,7 +21,7 @@ from lambdapack.node.config import NodeDependencies
 if TYPE_CHECKING:  # the checks and npm load when a build needs them: a no-op stays light
     from lambdapack.archive import ArchiveEntry
     from lambdapack.contents import Distribution, Package, PackageFile
-    from lambdapack.ecosystem import Ecosystem
+    from lambdapack.ecosystem import Ecosystem, Origin
     from lambdapack.node.tools import NodeTools
     from lambdapack.runtimes import Target
     from lambdapack.verify.model import Finding
@@ -288,6 +288,11 @@ class NodeEcosystem:
         from lambdapack.node.ownership import owners
 
         return owners(package)
+
+    def origins(self, installed: Package, pins: bytes) -> dict[Distribution, Origin]:
+        from lambdapack.node.sbom import origins
+
+        return origins(installed, pins.split(b"\0", 1)[0])  # the lock (see resolve)
 
     def file_findings(
         self, package: Package, target: Target, files: Sequence[PackageFile]

@@ -18,7 +18,7 @@ from lambdapack.ecosystem import DependencyPlan, Resolved, SourceDir
 if TYPE_CHECKING:  # the checks and the engine load when a build needs them: a no-op stays light
     from lambdapack.archive import ArchiveEntry
     from lambdapack.contents import Distribution, Package, PackageFile
-    from lambdapack.ecosystem import Bundled, Ecosystem
+    from lambdapack.ecosystem import Bundled, Ecosystem, Origin
     from lambdapack.python.bytecode import Interpreter
     from lambdapack.python.engine import Engine
     from lambdapack.runtimes import Target
@@ -353,6 +353,11 @@ class PythonEcosystem:
         from lambdapack.python.ownership import owners
 
         return owners(package)
+
+    def origins(self, installed: Package, pins: bytes) -> dict[Distribution, Origin]:
+        from lambdapack.python.sbom import origins
+
+        return origins(installed, pins)
 
     def file_findings(
         self, package: Package, target: Target, files: Sequence[PackageFile]

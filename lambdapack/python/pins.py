@@ -188,6 +188,23 @@ def parse(text: str) -> list[Pin]:
     return pins
 
 
+def locked_files(text: str) -> dict[tuple[str, str], tuple[tuple[str, ...], str]]:
+    """Every pin of a lock body by (canonical name, version): all its sha256
+    hashes and its file's name ("" unless the pin has one hash and names its
+    file, as :func:`render` writes it)."""
+    found: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {}
+    for line in _joined(text):
+        matched = _PIN_RE.match(line)
+        if not matched:
+            continue
+        key = (canonicalize_name(matched.group("name")), matched.group("version"))
+        hashes = re.findall(r"--hash=sha256:([0-9a-f]{64})", matched.group("hashes"))
+        known, _ = found.get(key, ((), ""))  # the same pin under several markers
+        merged = tuple(dict.fromkeys([*known, *hashes]))
+        found[key] = (merged, (matched.group("file") or "") if len(merged) == 1 else "")
+    return found
+
+
 def exact(pins: Iterable[Pin]) -> bool:
     """Whether every pin names its one file (a lock :func:`render` wrote)."""
     return all(pin.filename for pin in pins)

@@ -31,6 +31,9 @@ from lambdapack.state import BuildState, Record, read_plans, zip_stat
 from lambdapack.usecases.project import load, project_root, source_date_epoch
 
 if TYPE_CHECKING:  # the rest is imported where a build needs it: a no-op build stays light
+    from lambdapack.archive import WrittenArchive
+    from lambdapack.cache import DependencySet
+    from lambdapack.ecosystem import Bundled
     from lambdapack.explanation import Explanation
     from lambdapack.verify import Finding
 
@@ -87,11 +90,13 @@ def build(
     locked: bool = False,
     on_progress: ProgressCallback | None = None,
     environ: Mapping[str, str] | None = None,
+    sbom: bool = False,
 ) -> list[Artifact]:
     """Build the functions of the project whose config is in ``project_dir``
     (or a parent): all of them, or those in ``names``. Returns their artifacts
-    in name order. Raises :class:`~lambdapack.errors.LambdapackError`."""
-    project = load(project_dir, runtime=runtime, architecture=architecture, output=output)
+    in name order. ``sbom`` writes every artifact's SBOM beside its zip, as
+    ``--sbom`` (docs/sbom.md). Raises :class:`~lambdapack.errors.LambdapackError`."""
+    project = load(project_dir, runtime=runtime, architecture=architecture, output=output, sbom=sbom)
     result = run(
         project,
         list(names or ()),
@@ -140,7 +145,7 @@ def build_function(
     version, and its checks count their files (docs/layers.md). ``options``
     are more keys of the function's config table, as in ``lambdapack.toml``
     (e.g. ``{"bundle": True, "entry": "src/index.ts"}`` for a bundled Node.js
-    function, or ``{"slim": ["tests"]}``)."""
+    function, ``{"slim": ["tests"]}``, or ``{"sbom": True}`` for its SBOM)."""
     for layer in layers:
         if not layer.is_layer:
             raise ConfigError([f"--layers: {layer.name} is a function's artifact, not a layer's"])
@@ -199,6 +204,7 @@ def build_layer(
     find_links: Iterable[str | Path] = (),
     sdists: str | None = None,
     build_image: str | None = None,
+    sbom: bool = False,
 ) -> Artifact:
     """Build one Lambda layer described by arguments (for IaC programs such as
     a cdktf app), as ``[layers.NAME]`` would: ``requirements`` (or ``source``'s
@@ -212,7 +218,7 @@ def build_layer(
     when nothing changed. Returns its :class:`Artifact` (``is_layer``,
     ``compatible_runtimes``, ``compatible_architectures``). Paths, the index
     options, ``sdists`` and ``build_image`` are taken as by
-    :func:`build_function`."""
+    :func:`build_function`; ``sbom`` writes its SBOM beside the zip."""
     if project_dir is None:
         caller = sys._getframe(1).f_globals.get("__file__")
         project_dir = project_root(Path(caller).parent if caller else ".")
@@ -229,6 +235,7 @@ def build_layer(
         sdists=sdists,
         build_image=build_image,
         index=_index(Path(project_dir), index_url, extra_index_urls, find_links),
+        sbom=sbom,
     )
     try:
         return run(project, [], check=check, on_progress=on_progress, environ=environ).artifacts[0]
@@ -279,6 +286,7 @@ class _Outcome:
     plan: plan.BuildPlan | None  # the plan of a fresh build; None: the zip was current
     trees: tuple[str, ...]  # the source walks' memo keys
     pending: Path | None = None  # the fresh zip, in its temporary file until published
+    sbom: Path | None = None  # its fresh SBOM, in its temporary file until published
     explanation: Explanation | None = None  # why it was built again or not (when asked)
 
 
@@ -347,8 +355,9 @@ def run(
     except BaseException as exc:  # an interrupt: nothing was put in place; stop the tools, drop the zips
         processes.stop_all()
         for outcome in outcomes.values():
-            if outcome.pending is not None:
-                outcome.pending.unlink(missing_ok=True)
+            for temporary in (outcome.pending, outcome.sbom):
+                if temporary is not None:
+                    temporary.unlink(missing_ok=True)
         exc.lambdapack_written = ()  # type: ignore[attr-defined]  # read by the CLI's message
         raise
     artifacts = [outcomes[name].artifact for name in sorted(outcomes)]
@@ -356,7 +365,8 @@ def run(
     if artifacts:
         pending = {name: o.pending for name, o in outcomes.items() if o.pending is not None}
         try:
-            document = manifest.publish(project.output, project.root, artifacts, pending)
+            sboms = {name: o.sbom for name, o in outcomes.items() if o.sbom is not None}
+            document = manifest.publish(project.output, project.root, artifacts, pending, sboms)
         except OSError as exc:
             raise os_error(exc, "cannot publish the zips and the manifest") from None
         except BaseException as exc:  # interrupted while publishing: some zips may be in place
@@ -367,6 +377,9 @@ def run(
         finally:
             for temporary in pending.values():  # left only when publishing failed
                 temporary.unlink(missing_ok=True)
+            for outcome in outcomes.values():
+                if outcome.sbom is not None:
+                    outcome.sbom.unlink(missing_ok=True)
         updates = {name: _record(outcomes[name], project.root) for name in pending}
         plans = {name: o.plan.to_json() for name, o in outcomes.items() if o.plan is not None}
         used = [key for o in outcomes.values() for key in o.trees]
@@ -424,8 +437,9 @@ def _build_all(
         for future in futures.values():  # zips that workers finished meanwhile
             if future.done() and not future.cancelled() and future.exception() is None:
                 finished = future.result()
-                if finished.pending is not None:
-                    finished.pending.unlink(missing_ok=True)
+                for temporary in (finished.pending, finished.sbom):
+                    if temporary is not None:
+                        temporary.unlink(missing_ok=True)
         raise
     pool.shutdown(wait=True)
 
@@ -483,6 +497,8 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
                 f"--locked: {the_plan.dependencies.lock_file}: {stale}; run `lambdapack lock {name}`"
             )
     record = None if context.refresh else context.state.current(name, the_plan.fingerprint, zip_path)
+    if record is not None and spec.sbom and not zip_path.with_name(f"{name}{manifest.SBOM_SUFFIX}").is_file():
+        record = None  # its SBOM went missing: build both again
     explanation = None
     if context.previous is not None:
         from lambdapack.explanation import explain
@@ -492,7 +508,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
             context.previous.get(name),
             the_plan,
             rebuilt=record is None,
-            zip_state=_zip_state(context, name, zip_path),
+            zip_state=_zip_state(context, spec, zip_path),
         )
     if record is not None:
         context.report(name, "done")
@@ -585,6 +601,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
             findings += tuple(zipped_size_findings(staged, written.size))
         if bundled is not None and bundled.metafile:  # for inspect: what the zip's bundle is made of
             context.cache.store_metafile(written.sha256.hex(), bundled.metafile)
+        sbom = _sbom(spec, ecosystem, written, installed, deps, bundled, context.epoch) if spec.sbom else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     context.report(name, "done")
@@ -606,19 +623,57 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
         unzipped=unzipped,
         distributions=distributions,
         provides=provides,
+        sbom=zip_path.with_name(f"{name}{manifest.SBOM_SUFFIX}") if sbom is not None else None,
     )
     return _Outcome(
-        artifact=artifact, plan=the_plan, trees=used, pending=written.path, explanation=explanation
+        artifact=artifact,
+        plan=the_plan,
+        trees=used,
+        pending=written.path,
+        sbom=sbom,
+        explanation=explanation,
     )
 
 
-def _zip_state(context: _Context, name: str, zip_path: Path) -> str | None:
+def _sbom(
+    spec: FunctionSpec,
+    ecosystem: Ecosystem,
+    written: WrittenArchive,
+    installed: Sequence[ArchiveEntry],
+    deps: DependencySet | None,
+    bundled: Bundled | None,
+    epoch: int | None,
+) -> Path:
+    """The SBOM of the zip just written (docs/sbom.md), in its temporary file
+    until it is published with the zip (whose temporary file goes if this fails)."""
+    from lambdapack import sbom
+
+    try:
+        parts = sbom.components(
+            ecosystem,
+            shipped=installed,
+            installed=deps.entries if deps is not None else (),
+            pins=deps.pins if deps is not None else b"",
+            prefix=ecosystem.layer_roots[1] if spec.layer is not None else "",
+            inlined=bundled.inlined if bundled is not None else (),
+        )
+        data = sbom.document(spec, written.sha256, parts, epoch=epoch)
+        return sbom.write_pending(written.path.parent / f"{spec.name}{manifest.SBOM_SUFFIX}", data)
+    except BaseException:
+        written.path.unlink(missing_ok=True)
+        raise
+
+
+def _zip_state(context: _Context, spec: FunctionSpec, zip_path: Path) -> str | None:
     """Why the zip is not current although its plan may be ("missing" …), or None."""
     if context.refresh:
         return "--refresh resolves and builds again"
     if not zip_path.exists():
         return f"{zip_path.name} is missing"
-    recorded = context.state.records.get(name)
+    sbom = zip_path.with_name(f"{spec.name}{manifest.SBOM_SUFFIX}")
+    if spec.sbom and not sbom.is_file():
+        return f"{sbom.name} is missing"
+    recorded = context.state.records.get(spec.name)
     if recorded is not None and zip_stat(zip_path) != recorded.zip_stat:
         return f"{zip_path.name} is not the file lambdapack wrote (its size, time or inode differ)"
     return None

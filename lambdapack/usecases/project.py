@@ -31,8 +31,10 @@ def load(
     architecture: str | None = None,
     output: str | Path | None = None,
     index: IndexOptions | None = None,
+    sbom: bool = False,
 ) -> Project:
-    """Find and load the project config at or above ``project_dir``."""
+    """Find and load the project config at or above ``project_dir`` (``sbom``:
+    every function and layer writes its SBOM, as ``--sbom``)."""
     start = Path(project_dir).resolve()
     config_file = find_config(start)
     if config_file is None:
@@ -43,7 +45,7 @@ def load(
             ]
         )
     overrides = Overrides(
-        runtime=runtime, architecture=architecture, output=output, index=index or IndexOptions()
+        runtime=runtime, architecture=architecture, output=output, index=index or IndexOptions(), sbom=sbom
     )
     return load_project(config_file, overrides)
 
