@@ -427,3 +427,96 @@ def test_bundled_node_function_lists_what_esbuild_bundled_and_what_ships_install
 def test_npm_purls_encode_the_scope() -> None:
     assert purl("@aws-sdk/client-s3", "3.0.0") == "pkg:npm/%40aws-sdk/client-s3@3.0.0"
     assert purl("uuid", "9.0.1") == "pkg:npm/uuid@9.0.1"
+
+
+# -- real packages from PyPI and npm ----------------------------------------------------------------
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_the_example_projects_sboms_name_real_wheels_and_tarballs(
+    tmp_path: Path, registry_env: dict[str, str]
+) -> None:
+    """examples/transactions (its api function locked afresh by `lambdapack lock`, which names
+    one file per pin) and examples/events built with --sbom: every SBOM is schema-valid; each
+    of api's components carries the one hash and file name its lock pins, and orjson its
+    License-Expression; worker's hand-hashed requirements list several wheels per pin, so its
+    components claim none and list the candidates; each npm component's hash is its
+    package-lock.json integrity."""
+    repo = Path(__file__).resolve().parent.parent
+    transactions = shutil.copytree(repo / "examples" / "transactions", tmp_path / "transactions")
+    events = shutil.copytree(
+        repo / "examples" / "events",
+        tmp_path / "events",
+        ignore=shutil.ignore_patterns("dist", "node_modules"),
+    )
+    real_npm = {name: None for name in registry_env}  # the npm registry, not this module's loopback one
+    # (the committed lock predates one-file-per-pin locks: write it afresh)
+    (transactions / "functions" / "api" / "requirements.python3.12-arm64.lock.txt").unlink()
+    locked = cli("lock", "api", cwd=transactions)
+    assert locked.returncode == 0, locked.stderr
+    for project in (transactions, events):
+        shutil.rmtree(project / "dist", ignore_errors=True)
+        built = cli("build", "--sbom", "--locked", cwd=project, env=real_npm)
+        assert built.returncode == 0, built.stderr
+        for document in sorted((project / "dist").glob("*.cdx.json")):
+            _valid(document)
+
+    def pins(lock: Path) -> dict[str, tuple[str, set[str], str]]:
+        found = {}
+        for line in lock.read_text().replace("\\\n", " ").splitlines():
+            pin = re.match(
+                r"^([A-Za-z0-9_.-]+)==(\S+)\s+((?:--hash=sha256:[0-9a-f]{64}\s*)+)(?:#\s*(\S+))?", line
+            )
+            if pin:
+                name = re.sub(r"[-_.]+", "-", pin.group(1)).lower()
+                found[name] = (
+                    pin.group(2),
+                    set(re.findall(r"sha256:([0-9a-f]{64})", line)),
+                    pin.group(4) or "",
+                )
+        return found
+
+    def components(document: Path) -> dict[str, dict[str, Any]]:
+        # names as the wheels' METADATA spells them (pydantic_core); purls normalized (PEP 503)
+        sbom = json.loads(document.read_text())
+        return {re.sub(r"[-_.]+", "-", c["name"]).lower(): c for c in sbom["components"]}
+
+    def properties(component: dict[str, Any]) -> dict[str, str]:
+        return {p["name"]: p["value"] for p in component.get("properties", [])}
+
+    api_pins = pins(transactions / "functions" / "api" / "requirements.python3.12-arm64.lock.txt")
+    api = components(transactions / "dist" / "api.cdx.json")
+    assert set(api) == set(api_pins) and "orjson" in api
+    for name, (version, hashes, filename) in api_pins.items():
+        component = api[name]
+        assert component["version"] == version and component["purl"] == f"pkg:pypi/{name}@{version}"
+        assert [h["content"] for h in component["hashes"]] == sorted(hashes) and len(hashes) == 1
+        assert properties(component)["lambdapack:locked_file"] == filename
+    with zipfile.ZipFile(transactions / "dist" / "api.zip") as zf:
+        (metadata,) = [n for n in zf.namelist() if re.fullmatch(r"orjson-[^/]+\.dist-info/METADATA", n)]
+        expression = re.search(r"^License-Expression: (.+)$", zf.read(metadata).decode(), re.M)
+    assert expression is not None  # orjson declares one (PEP 639)
+    assert api["orjson"]["licenses"] == [{"expression": expression.group(1).strip()}]
+
+    worker_pins = pins(transactions / "functions" / "worker" / "requirements.txt")
+    worker = components(transactions / "dist" / "worker.cdx.json")
+    assert set(worker) == set(worker_pins)
+    for name, (version, hashes, _file) in worker_pins.items():
+        assert worker[name]["version"] == version
+        if len(hashes) > 1:  # which wheel uv took is not recorded: no claim, the candidates
+            assert "hashes" not in worker[name]
+            assert set(properties(worker[name])["lambdapack:lock_hashes"].split(",")) == hashes
+
+    status = json.loads((events / "dist" / "status.cdx.json").read_text())
+    package_lock = json.loads((events / "functions" / "status" / "package-lock.json").read_text())["packages"]
+    integrity = {
+        (entry.get("name") or path.rsplit("node_modules/", 1)[-1], entry["version"]): entry["integrity"]
+        for path, entry in package_lock.items()
+        if path and "integrity" in entry
+    }
+    assert status["components"]
+    for component in status["components"]:
+        algorithm, _, encoded = integrity[(component["name"], component["version"])].partition("-")
+        (digest,) = [h["content"] for h in component["hashes"]]
+        assert algorithm == "sha512" and digest == base64.b64decode(encoded).hex()
