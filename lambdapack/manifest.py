@@ -37,6 +37,13 @@ if TYPE_CHECKING:
 MANIFEST_NAME = "lambdapack-manifest.json"
 #: ``<name>.cdx.json`` beside ``<name>.zip``: the artifact's SBOM (lambdapack.sbom).
 SBOM_SUFFIX = ".cdx.json"
+
+
+def sbom_path(zip_path: Path) -> Path:
+    """Where the SBOM of the zip ``zip_path`` (``<name>.zip``) goes: ``<name>.cdx.json`` beside it."""
+    return zip_path.with_name(zip_path.name.removesuffix(".zip") + SBOM_SUFFIX)
+
+
 MANIFEST_VERSION = 1
 LOCK_NAME = ".lambdapack.lock"
 
@@ -138,7 +145,7 @@ class Artifact:
             unzipped=int(entry.get("unzipped", 0)),
             distributions=tuple((str(n), str(v)) for n, v in entry.get("distributions", ())),
             provides=tuple(entry.get("provides", ())),
-            sbom=path.with_name(f"{name}{SBOM_SUFFIX}") if entry.get("sbom") else None,
+            sbom=sbom_path(path) if entry.get("sbom") else None,
         )
 
 
@@ -191,12 +198,12 @@ def publish(
                     entries.pop(name, None)
             write_bytes(path, dumps(_document(sections)).encode("utf-8"), sync=True)
         for name, temporary in sorted(pending.items()):
-            sbom = (sboms or {}).get(name)
+            sbom, final = (sboms or {}).get(name), output / f"{name}.zip"
             if sbom is not None:
-                sbom.replace(output / f"{name}{SBOM_SUFFIX}")
-            else:
-                (output / f"{name}{SBOM_SUFFIX}").unlink(missing_ok=True)
-            temporary.replace(output / f"{name}.zip")
+                sbom.replace(sbom_path(final))
+            else:  # an SBOM of other bytes
+                sbom_path(final).unlink(missing_ok=True)
+            temporary.replace(final)
         for artifact in artifacts:
             for section, entries in sections.items():  # a function that became a layer, or back
                 if section != _section(artifact):

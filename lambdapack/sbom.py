@@ -32,14 +32,13 @@ from typing import TYPE_CHECKING
 
 from lambdapack import __version__
 from lambdapack.archive import ArchiveEntry
-from lambdapack.manifest import SBOM_SUFFIX
 
 if TYPE_CHECKING:
     from lambdapack.config import FunctionSpec
     from lambdapack.contents import Distribution
     from lambdapack.ecosystem import Ecosystem, Origin
 
-__all__ = ["SPEC_VERSION", "Component", "components", "document", "path_for", "write_pending"]
+__all__ = ["SPEC_VERSION", "Component", "components", "document", "write_pending"]
 
 SPEC_VERSION = "1.6"
 #: The namespace of the serial numbers' UUIDs (uuid5 of lambdapack's SBOM URL namespace).
@@ -54,11 +53,6 @@ class Component:
     version: str
     #: Zip entries it owns (a bundle it was bundled into included), sorted.
     files: tuple[str, ...]
-
-
-def path_for(zip_path: Path) -> Path:
-    """``<name>.cdx.json`` beside ``<name>.zip``."""
-    return zip_path.with_name(zip_path.name.removesuffix(".zip") + SBOM_SUFFIX)
 
 
 def components(

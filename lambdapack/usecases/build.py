@@ -497,7 +497,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
                 f"--locked: {the_plan.dependencies.lock_file}: {stale}; run `lambdapack lock {name}`"
             )
     record = None if context.refresh else context.state.current(name, the_plan.fingerprint, zip_path)
-    if record is not None and spec.sbom and not zip_path.with_name(f"{name}{manifest.SBOM_SUFFIX}").is_file():
+    if record is not None and spec.sbom and not manifest.sbom_path(zip_path).is_file():
         record = None  # its SBOM went missing: build both again
     explanation = None
     if context.previous is not None:
@@ -623,7 +623,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
         unzipped=unzipped,
         distributions=distributions,
         provides=provides,
-        sbom=zip_path.with_name(f"{name}{manifest.SBOM_SUFFIX}") if sbom is not None else None,
+        sbom=manifest.sbom_path(zip_path) if sbom is not None else None,
     )
     return _Outcome(
         artifact=artifact,
@@ -658,7 +658,7 @@ def _sbom(
             inlined=bundled.inlined if bundled is not None else (),
         )
         data = sbom.document(spec, written.sha256, parts, epoch=epoch)
-        return sbom.write_pending(written.path.parent / f"{spec.name}{manifest.SBOM_SUFFIX}", data)
+        return sbom.write_pending(manifest.sbom_path(written.path.parent / f"{spec.name}.zip"), data)
     except BaseException:
         written.path.unlink(missing_ok=True)
         raise
@@ -670,7 +670,7 @@ def _zip_state(context: _Context, spec: FunctionSpec, zip_path: Path) -> str | N
         return "--refresh resolves and builds again"
     if not zip_path.exists():
         return f"{zip_path.name} is missing"
-    sbom = zip_path.with_name(f"{spec.name}{manifest.SBOM_SUFFIX}")
+    sbom = manifest.sbom_path(zip_path)
     if spec.sbom and not sbom.is_file():
         return f"{sbom.name} is missing"
     recorded = context.state.records.get(spec.name)
