@@ -37,14 +37,15 @@ unit: setup
 
 test: lint unit
 
-# The offline tier: every test not marked `network` or `engine` (no network, no Docker Engine; under a
-# minute on two cores). One pytest worker per core (more workers only contend: npm, uv, esbuild and
+# The offline tier: every test not marked `network`, `engine` or `slow` (no network, no Docker Engine;
+# under a minute on two cores; the two offline `slow` tests, a 65,600-entry zip64 archive and a 1 GiB
+# zip bomb, run in `make test`). One pytest worker per core (more workers only contend: npm, uv, esbuild and
 # the interpreters the tests start keep the cores busy), each module's tests in one worker (`--dist loadscope`: a module's
 # fixtures, such as a project built once for its tests, are made once). `make coverage` runs the same tests with the line coverage of
 # lambdapack/ (also of the `python -m lambdapack` processes the tests start, see .coveragerc;
 # tracing makes them about a quarter slower). `make test` runs everything, in one process; it is
 # CI's command.
-OFFLINE := -m "not network and not engine" --dist loadscope -n $(shell nproc 2>/dev/null || echo 1)
+OFFLINE := -m "not network and not engine and not slow" --dist loadscope -n $(shell nproc 2>/dev/null || echo 1)
 test-offline: setup
 	$(BIN)/pytest $(OFFLINE) --no-cov
 
