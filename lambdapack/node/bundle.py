@@ -145,14 +145,14 @@ def bundle(
         "PATH": os.environ.get("PATH", os.defpath),
         "LANG": "C.UTF-8",
     }  # no NODE_PATH, no ESBUILD_* settings
-    result = _run(command, mirror, env, spec, settings)
+    stderr = _run(command, mirror, env, spec, settings)
     metafile = _read_json(stage / "meta.json")
     by_name = {e.name: e for e in installed}
     if site is not None and _changed(metafile, source, site, by_name):
         _restore(site, installed)  # the cached tree was modified: put the verified files back
-        result = _run(command, mirror, env, spec, settings)
+        stderr = _run(command, mirror, env, spec, settings)
         metafile = _read_json(stage / "meta.json")
-    findings = [*_native_findings(spec, metafile, source, site, installed), *_warnings(result.stderr)]
+    findings = [*_native_findings(spec, metafile, source, site, installed), *_warnings(stderr)]
     shipped = _shipped(spec, settings, installed, site)
     entries = [ArchiveEntry(name=name, path=outfile, executable=False)]
     if settings.sourcemap:
@@ -200,9 +200,7 @@ def _link_sources(base: Path, own: Sequence[ArchiveEntry]) -> None:
 # -- running esbuild --------------------------------------------------------------------------------
 
 
-def _run(
-    command: list[str], cwd: Path, env: Mapping[str, str], spec: FunctionSpec, settings: Bundle
-) -> _Result:
+def _run(command: list[str], cwd: Path, env: Mapping[str, str], spec: FunctionSpec, settings: Bundle) -> str:
     try:
         result = run(command, cwd=cwd, env=env)
     except OSError as exc:
@@ -221,14 +219,7 @@ def _run(
             f"{_hint(message, spec, settings)}",
             details=tool_details(command, result.stderr),
         )
-    return _Result(stderr=result.stderr)
-
-
-class _Result:
-    __slots__ = ("stderr",)
-
-    def __init__(self, stderr: str) -> None:
-        self.stderr = stderr
+    return result.stderr  # esbuild's warnings
 
 
 #: esbuild's messages: a head line, then the place (patterns compiled when a run has messages).
