@@ -32,13 +32,18 @@ import shutil
 import struct
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .archive import ArchiveEntry, Compressed, compress_file
 from .atomic import exclusive_lock, write_bytes
 from .errors import BuildError
+
+if TYPE_CHECKING:
+    from .remote.store import Remote
 
 CACHE_FORMAT = 2
 #: Source files smaller than this are not kept in the object store (see Cache.compressed).
@@ -103,18 +108,36 @@ class DependencySet:
 
 
 class Cache:
-    def __init__(self, root: Path) -> None:
+    """The local cache at ``root``; with a ``remote``, what it lacks is looked
+    for there, and what it makes is shared there (docs/remote-cache.md)."""
+
+    def __init__(self, root: Path, remote: Remote | None = None) -> None:
         self.root = root
+        self.remote = remote
 
     # -- resolved locks ---------------------------------------------------
 
     def lock_file(self, lock_key: str) -> Path | None:
         path = self.root / "locks" / f"{lock_key}.txt"
-        return path if path.is_file() else None
+        if path.is_file():
+            return path
+        if self.remote is None:
+            return None
+        work = self._tmp_dir()
+        try:
+            fetched = self.remote.fetch("locks", lock_key, work)
+            if fetched is None or "lock.txt" not in fetched:
+                return None
+            write_bytes(path, fetched["lock.txt"].read_bytes())
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return path
 
     def store_lock(self, lock_key: str, resolved: Path) -> Path:
         target = self.root / "locks" / f"{lock_key}.txt"
         write_bytes(target, resolved.read_bytes())
+        if self.remote is not None:
+            self.remote.share("locks", lock_key, {"lock.txt": target})
         return target
 
     # -- dependency sets --------------------------------------------------
@@ -139,6 +162,9 @@ class Cache:
                 return loaded
             if final.exists():
                 shutil.rmtree(final)  # corrupt: rebuild
+            fetched = self._fetch_dependencies(deps_key, final)
+            if fetched is not None:
+                return fetched
             work = self._tmp_dir()
             try:
                 install(work / "site")
@@ -153,7 +179,28 @@ class Cache:
                 raise BuildError(f"dependency cache entry {final} is unreadable right after writing it")
             if finish is not None:
                 finish(loaded)
+            if self.remote is not None:
+                self.remote.share("deps", deps_key, _set_files(final))
         return loaded
+
+    def _fetch_dependencies(self, deps_key: str, final: Path) -> DependencySet | None:
+        """The set ``deps_key`` from the remote cache, checked (the remote's
+        object, then the set's own digest) and in place; None if it has none."""
+        if self.remote is None:
+            return None
+        work = self._tmp_dir()
+        try:
+            if self.remote.fetch("deps", deps_key, work) is None:
+                return None
+            fetched = _load_dependencies(work)
+            if fetched is None:
+                return None
+            unpack_tree(work / "site", fetched.entries)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            work.rename(final)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return _load_dependencies(final)
 
     # -- compressed source files -------------------------------------------
 
@@ -221,6 +268,7 @@ class Cache:
         for kind in _KINDS:
             shutil.rmtree(self.root / kind, ignore_errors=True)
         (self.root / "tools.json").unlink(missing_ok=True)  # found again on the next build
+        (self.root / "remote.json").unlink(missing_ok=True)  # the remote caches' figures
         return freed
 
     # -- external tools -------------------------------------------------------
@@ -280,6 +328,27 @@ class Cache:
             freed += _size(child)
             shutil.rmtree(child, ignore_errors=True)
         return freed
+
+
+def unpack_tree(site: Path, entries: Iterable[ArchiveEntry]) -> None:
+    """Write the installed files of a dependency set from its checked
+    compressed bytes (what a set fetched from a remote cache, or a tree found
+    changed, is made from)."""
+    for entry in entries:
+        if entry.compressed is None:
+            continue
+        payload = entry.compressed.payload
+        data = zlib.decompress(payload, -15) if entry.compressed.method == 8 else bytes(payload)
+        path = site / entry.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        path.chmod(0o755 if entry.executable else 0o644)
+
+
+def _set_files(root: Path) -> dict[str, Path]:
+    """What a dependency set shares: its entries, payload and check results."""
+    names = ("entries.json", "payload.bin", "findings.json")
+    return {name: root / name for name in names if (root / name).is_file()}
 
 
 def _stat_signature(path: Path) -> list[int] | None:

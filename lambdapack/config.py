@@ -18,8 +18,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambdapack import ecosystem
+from lambdapack import ecosystem, remote
 from lambdapack.errors import ConfigError
+from lambdapack.remote import RemoteSettings
 from lambdapack.runtimes import ARCHITECTURES, RUNTIMES, Target, target
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ _SHARED_KEYS = (
     "slim",
     "sbom",
 )
-_TOP_KEYS = (*_SHARED_KEYS, "output", "functions", "layers")
+_TOP_KEYS = (*_SHARED_KEYS, "output", "functions", "layers", "cache")
 _FUNCTION_KEYS = ("source", "handler", "layers", "layer_overrides", *_SHARED_KEYS)
 #: Keys of ``[layers.NAME]`` (with its language's keys, e.g. ``requirements``).
 _LAYER_KEYS = (
@@ -153,6 +154,8 @@ class Project:
     functions: Mapping[str, FunctionSpec] = field(default_factory=dict)
     #: Every layer artifact by its name (a layer serving several Python versions has one each).
     layers: Mapping[str, FunctionSpec] = field(default_factory=dict)
+    #: The ``[cache]`` table's remote cache (the environment and command line may override it).
+    remote_cache: RemoteSettings | None = None
 
     def select(self, names: Sequence[str]) -> tuple[FunctionSpec, ...]:
         """The named functions (all when ``names`` is empty), in name order."""
@@ -330,6 +333,7 @@ def load_project(config_file: Path, overrides: Overrides = Overrides()) -> Proje
                 specs[name] = spec
     layers = _layers(table, defaults, reader, specs)
     functions = {name: _with_layers(spec, layers, reader) for name, spec in specs.items()}
+    remote_cache = _remote_cache(reader, table.get("cache"))
     reader.raise_if_any()
     return Project(
         root=root,
@@ -337,6 +341,35 @@ def load_project(config_file: Path, overrides: Overrides = Overrides()) -> Proje
         config_file=config_file,
         functions=functions,
         layers={artifact: spec for variants in layers.values() for artifact, spec in variants.items()},
+        remote_cache=remote_cache,
+    )
+
+
+def _remote_cache(reader: KeyReader, table: object) -> RemoteSettings | None:
+    """The ``[cache]`` table (docs/remote-cache.md): where the remote cache is, and how it is used."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        reader.add("cache", "must be a table ([cache])")
+        return None
+    reader.unknown_keys(table, remote.KEYS, "cache")
+    url = reader.string(table, "remote", "cache")
+    if url is not None and (problem := remote.url_problem(url)) is not None:
+        reader.add("cache.remote", problem)
+    mode = reader.string(table, "mode", "cache") or remote.DEFAULT_MODE
+    if mode not in remote.MODES:
+        reader.add("cache.mode", f"{mode!r} is not one of {', '.join(remote.MODES)}")
+        mode = remote.DEFAULT_MODE
+    timeout = table.get("timeout", remote.DEFAULT_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 600:
+        reader.add("cache.timeout", f"must be a number of seconds between 0 and 600, not {timeout!r}")
+        timeout = remote.DEFAULT_TIMEOUT
+    return RemoteSettings(
+        url=url,
+        mode=mode,
+        endpoint_url=reader.string(table, "endpoint_url", "cache"),
+        region=reader.string(table, "region", "cache"),
+        timeout=float(timeout),
     )
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .inventory import Inventory, Part
     from .manifest import Artifact
     from .node.metafile import BundleReport
+    from .remote.store import RemoteReport
     from .slim import SlimReport
     from .verify import Finding, Report
 
@@ -204,4 +205,15 @@ def _part_row(part: Part, total: int) -> tuple[str, str, str, str, str]:
         human_size(part.size),
         human_size(part.compressed) if part.compressed is not None else "-",
         f"{part.size / total:.1%}" if total else "-",
+    )
+
+
+def remote_figures(report: RemoteReport) -> str:
+    """A run's use of its remote cache, in one line (``build -v``)."""
+    mode = "read-write" if report.writable else "read"
+    return (
+        f"remote cache {report.url} ({mode}): {report.hits} hit(s), {report.misses} miss(es), "
+        f"{human_size(report.bytes_down)} down, {report.uploads} upload(s), {human_size(report.bytes_up)} up"
+        + (f", {report.ignored} ignored" if report.ignored else "")
+        + (f", {report.errors} failed request(s)" if report.errors else "")
     )

@@ -7,6 +7,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +18,9 @@ from lambdapack.errors import ConfigError, StaleError
 from lambdapack.runtimes import ARCHITECTURES, RUNTIMES
 from lambdapack.usecases.build import BuildFailed, run
 from lambdapack.usecases.project import load
+
+if TYPE_CHECKING:
+    from lambdapack.remote.store import RemoteReport
 
 
 @click.command()
@@ -70,6 +74,11 @@ from lambdapack.usecases.project import load
 @click.option(
     "--sbom", is_flag=True, help="Write each zip's CycloneDX SBOM beside it, <name>.cdx.json (docs/sbom.md)."
 )
+@click.option(
+    "--remote-cache/--no-remote-cache",
+    default=None,
+    help="Use the configured remote cache even where its mode is off, or not at all (docs/remote-cache.md).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print each stage, and tool output on errors.")
@@ -97,6 +106,7 @@ def build(
     check_only: bool,
     explain: bool,
     sbom: bool,
+    remote_cache: bool | None,
     as_json: bool,
     quiet: bool,
     verbose: bool,
@@ -172,20 +182,34 @@ def build(
                 locked=locked,
                 on_progress=display.update,
                 explain=explain or verbose,
+                remote_cache=remote_cache,
             )
         except BuildFailed as exc:
             display.close()
+            _remote_lines(exc.remote, verbose=verbose)
             if not quiet:
                 echo(render.summary(exc.artifacts, cwd=Path.cwd(), verbose=verbose))
             raise
         finally:
             display.close()
+        _remote_lines(result.remote, verbose=verbose)
         if not quiet:
             echo(render.summary(result.artifacts, cwd=Path.cwd(), verbose=verbose))
         if result.explanations and (explain or verbose):
             echo(render.explanations(result.explanations.values()))
         if as_json:
             click.echo(manifest.dumps(result.manifest), nl=False)
+
+
+def _remote_lines(report: RemoteReport | None, *, verbose: bool) -> None:
+    """The remote cache's warnings (even with --quiet: the build was slower than it should
+    have been), and with --verbose its figures."""
+    if report is None:
+        return
+    for warning in report.warnings:
+        click.echo(f"lambdapack: warning: {warning}", err=True)
+    if verbose and any(report.figures().values()):  # (a no-op asks nothing of it)
+        click.echo(render.remote_figures(report), err=True)
 
 
 def _refuse_configured_name(single: Project, project_dir: Path) -> None:

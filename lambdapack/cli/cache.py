@@ -22,11 +22,14 @@ def cache_info(as_json: bool) -> None:
     """Where the cache is and what it holds."""
     with errors():
         from lambdapack.cache import Cache, cache_dir
+        from lambdapack.remote.store import stats
 
         store = Cache(cache_dir(os.environ))
         info = store.info()
+        remotes = stats(store.root)
         if as_json:
-            click.echo(json.dumps({"path": str(store.root), **info}, indent=2, sort_keys=True))
+            document = {"path": str(store.root), **info, "remote": remotes}
+            click.echo(json.dumps(document, indent=2, sort_keys=True))
             return
         click.echo(f"{store.root}")
         rows = [("kind", "entries", "size")]
@@ -35,6 +38,24 @@ def cache_info(as_json: bool) -> None:
         rows.append(("total", "", render.human_size(total)))
         for line in render.table(rows, right=(1, 2)):
             click.echo(line)
+        if remotes:  # what builds on this machine did with remote caches (docs/remote-cache.md)
+            click.echo("")
+            figures = [("remote", "hits", "misses", "down", "uploads", "up", "ignored", "errors")]
+            figures += [
+                (
+                    url,
+                    str(f["hits"]),
+                    str(f["misses"]),
+                    render.human_size(f["bytes_down"]),
+                    str(f["uploads"]),
+                    render.human_size(f["bytes_up"]),
+                    str(f["ignored"]),
+                    str(f["errors"]),
+                )
+                for url, f in sorted(remotes.items())
+            ]
+            for line in render.table(figures, right=(1, 2, 3, 4, 5, 6, 7)):
+                click.echo(line)
 
 
 @cache.command("clean")

@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from lambdapack.archive import ArchiveEntry
+from lambdapack.cache import unpack_tree
 from lambdapack.config import FunctionSpec
 from lambdapack.ecosystem import Bundled
 from lambdapack.errors import SourceError, ToolError, tool_details
@@ -337,16 +338,7 @@ def _restore(site: Path, installed: Sequence[ArchiveEntry]) -> None:
     """Make the installed tree again from the set's verified compressed bytes
     (files added to it go too)."""
     shutil.rmtree(site / "node_modules", ignore_errors=True)
-    for entry in installed:
-        if entry.compressed is None:
-            continue
-        payload = bytes(entry.compressed.payload)
-        data = zlib.decompress(payload, -15) if entry.compressed.method == 8 else payload
-        path = site / entry.name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        if entry.executable:
-            path.chmod(0o755)
+    unpack_tree(site, installed)
 
 
 def _native_findings(

@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from lambdapack.atomic import exclusive_lock
@@ -41,6 +42,9 @@ from lambdapack.python.engine import Engine
 from lambdapack.python.index import credentials, ssl_context
 from lambdapack.python.target import python_version
 from lambdapack.runtimes import Target
+
+if TYPE_CHECKING:
+    from lambdapack.remote.store import Remote
 
 #: Bumped when the way a wheel is built changes (part of every cache key).
 RECIPE = "1"
@@ -140,6 +144,8 @@ class SdistBuilder:
     def _cached(self, pin: pins.Pin, how: str, image_id: str) -> Built | None:
         entry = self._cache / self._key(pin, how, image_id)
         record = _read_record(entry)
+        if record is None and self._fetch(entry):
+            record = _read_record(entry)
         if record is None:
             return None
         wheel = entry / str(record["wheel"])
@@ -168,7 +174,30 @@ class SdistBuilder:
             staging.replace(entry)
         except OSError:  # another build stored it first: use theirs
             shutil.rmtree(staging, ignore_errors=True)
+        shared = attached(self.cache_root)
+        if shared is not None:  # other machines need not build it again (docs/remote-cache.md)
+            shared.share(
+                "built", entry.name, {"record.json": entry / "record.json", wheel.name: entry / wheel.name}
+            )
         return Built(pin=pin, wheel=entry / wheel.name, how=how, image=image, image_id=image_id)
+
+    def _fetch(self, entry: Path) -> bool:
+        """Whether the remote cache had the built wheel ``entry`` (now in place;
+        _cached checks the wheel against its record as for a local entry)."""
+        shared = attached(self.cache_root)
+        if shared is None:
+            return False
+        self._cache.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self._cache))
+        try:
+            if shared.fetch("built", entry.name, staging) is None:
+                return False
+            staging.replace(entry)
+        except OSError:
+            return False
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return True
 
     # -- inputs ------------------------------------------------------------------
 
@@ -530,6 +559,13 @@ def unpack_wheel(wheel: Path, dest: Path) -> None:
                 shutil.copyfileobj(src, out)
             mode = (info.external_attr >> 16) & 0o777
             target.chmod(0o755 if mode & 0o111 else 0o644)
+
+
+def attached(cache_root: Path) -> Remote | None:
+    """The run's remote cache (lambdapack.remote.store.attached), if the run has one."""
+    from lambdapack.remote.store import attached as remote_of
+
+    return remote_of(cache_root)
 
 
 def locked(cache_root: Path, pin: pins.Pin) -> AbstractContextManager[object]:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the rest is imported where a build needs it: a no-op build 
     from lambdapack.cache import DependencySet
     from lambdapack.ecosystem import Bundled
     from lambdapack.explanation import Explanation
+    from lambdapack.remote.store import Remote, RemoteReport
     from lambdapack.verify import Finding
 
 __all__ = [
@@ -58,6 +59,8 @@ class BuildFailed(BuildError):
     def __init__(self, failures: Mapping[str, BuildError], artifacts: Sequence[Artifact]) -> None:
         self.failures = dict(failures)
         self.artifacts = tuple(artifacts)
+        #: What the run did with its remote cache (None: none).
+        self.remote: RemoteReport | None = None
         super().__init__(
             "\n".join(
                 f"{name}: {line}"
@@ -75,6 +78,8 @@ class BuildResult:
     manifest: Mapping[str, object]
     #: Why each unit was built again or not, by name (only when asked: ``run(explain=True)``).
     explanations: Mapping[str, Explanation] = field(default_factory=dict)
+    #: What the run did with its remote cache (None: none was configured; docs/remote-cache.md).
+    remote: RemoteReport | None = None
 
 
 def build(
@@ -91,11 +96,14 @@ def build(
     on_progress: ProgressCallback | None = None,
     environ: Mapping[str, str] | None = None,
     sbom: bool = False,
+    remote_cache: bool | None = None,
 ) -> list[Artifact]:
     """Build the functions of the project whose config is in ``project_dir``
     (or a parent): all of them, or those in ``names``. Returns their artifacts
     in name order. ``sbom`` writes every artifact's SBOM beside its zip, as
-    ``--sbom`` (docs/sbom.md). Raises :class:`~lambdapack.errors.LambdapackError`."""
+    ``--sbom`` (docs/sbom.md); ``remote_cache`` turns the remote cache on or
+    off, as ``--remote-cache`` / ``--no-remote-cache`` (docs/remote-cache.md).
+    Raises :class:`~lambdapack.errors.LambdapackError`."""
     project = load(project_dir, runtime=runtime, architecture=architecture, output=output, sbom=sbom)
     result = run(
         project,
@@ -106,6 +114,7 @@ def build(
         locked=locked,
         on_progress=on_progress,
         environ=environ,
+        remote_cache=remote_cache,
     )
     return list(result.artifacts)
 
@@ -304,6 +313,7 @@ def run(
     skip: Sequence[Path] = (),
     layers: Mapping[str, Artifact] | None = None,
     explain: bool = False,
+    remote_cache: bool | None = None,
 ) -> BuildResult:
     """Build the selected functions of ``project`` and update its manifest.
 
@@ -316,12 +326,16 @@ def run(
     replaces the languages' default implementations (by language); ``layers``
     are layer artifacts built before (by name) that the functions may use.
     ``explain`` compares each plan with the one recorded by the last build and
-    says why each unit was built again, or not (``BuildResult.explanations``)."""
+    says why each unit was built again, or not (``BuildResult.explanations``).
+    ``remote_cache`` turns the configured remote cache on (True, even where its
+    mode says off) or off (False) for this run; None: as configured
+    (``[cache]``, then ``LAMBDAPACK_REMOTE_CACHE``; docs/remote-cache.md)."""
     env = os.environ if environ is None else environ
+    shared = _remote(project, env, remote_cache)
     context = _Context(
         project=project,
         ecosystems=Ecosystems(env, ecosystems),
-        cache=Cache(cache_dir(env)),
+        cache=Cache(cache_dir(env), remote=shared),
         state=BuildState(project.output),
         epoch=source_date_epoch(env),
         check=check,
@@ -359,6 +373,8 @@ def run(
                 if temporary is not None:
                     temporary.unlink(missing_ok=True)
         exc.lambdapack_written = ()  # type: ignore[attr-defined]  # read by the CLI's message
+        if shared is not None:
+            shared.finish(wait=False)
         raise
     artifacts = [outcomes[name].artifact for name in sorted(outcomes)]
     document: Mapping[str, object] = {}
@@ -387,11 +403,29 @@ def run(
             with contextlib.suppress(OSError):  # the state only saves work next time
                 context.state.save({n: r for n, r in updates.items() if r is not None}, used, plans)
     explanations = {n: o.explanation for n, o in sorted(outcomes.items()) if o.explanation is not None}
+    report = shared.finish() if shared is not None else None  # the uploads end after the zips are in place
     if failures:
-        raise BuildFailed(failures, artifacts)
+        failure = BuildFailed(failures, artifacts)
+        failure.remote = report
+        raise failure
     return BuildResult(
-        project=project, artifacts=tuple(artifacts), manifest=document, explanations=explanations
+        project=project,
+        artifacts=tuple(artifacts),
+        manifest=document,
+        explanations=explanations,
+        remote=report,
     )
+
+
+def _remote(project: Project, environ: Mapping[str, str], enabled: bool | None) -> Remote | None:
+    """The run's remote cache, if one is configured (nothing is asked of it yet)."""
+    from lambdapack import remote
+
+    try:
+        where = remote.location(project.remote_cache, environ, enabled)
+    except ValueError as exc:
+        raise ConfigError([str(exc)]) from None
+    return None if where is None else remote.make(where, cache_dir(environ), environ)
 
 
 def _check_output(output: Path) -> None:
