@@ -497,7 +497,7 @@ def test_no_op_rebuilds_and_the_shared_cache(tmp_path: Path) -> None:
     assert document["path"] == str(cache)
     assert document["deps"]["entries"] == 1 and document["locks"]["entries"] >= 1
     assert document["objects"]["entries"] == 1  # data.txt, compressed once for both projects
-    assert set(document) == {"path", "locks", "deps", "objects", "built", "pyc", "bundles", "tmp"}
+    assert set(document) == {"path", "locks", "deps", "objects", "built", "pyc", "bundles", "tmp", "remote"}
     assert document["tmp"] == {"entries": 0, "bytes": 0}  # nothing left by finished builds
     text = cli("cache", "info", cwd=one, env=env).stdout.splitlines()
     assert text[0] == str(cache) and text[1].split() == ["kind", "entries", "size"]
