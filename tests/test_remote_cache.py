@@ -18,6 +18,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+
+from conftest import Tripwire, offline_environment, offline_requirements, run_cli
+from machines import Machine, package_managers, remote_warnings
 from s3_server import (  # noqa: F401  # (fixtures)
     ACCESS_KEY,
     SECRET_KEY,
@@ -34,19 +37,6 @@ from s3_server import (  # noqa: F401  # (fixtures)
     s3_server_fixture,
 )
 
-from conftest import (
-    _INDEX_VARIABLES,
-    Tripwire,
-    cli,
-    offline_environment,
-    offline_requirements,
-    run_cli,
-    write_tree,
-)
-
-#: Not inherited by the machines: the machine's index settings (they are part of a lock's
-#: key) and AWS settings (only the test server's apply).
-_UNSET = (*_INDEX_VARIABLES, *UNSET_AWS_VARIABLES)
 SIGNING_KEY = "lambdapack-signing-key-never-print-9f8e7d"
 APP = "import lpfix_speedup\n\n\ndef handler(event, context):\n    return lpfix_speedup.add(1, 2)\n"
 CONFIG = (
@@ -54,83 +44,15 @@ CONFIG = (
     '[functions.api]\nsource = "fn"\nhandler = "app.handler"\nruntime = "python3.12"\n'
     'architecture = "arm64"\nrequirements = "requirements.txt"\n'
 )
-#: Records the processes a lambdapack command starts (argv[1]: the log), then runs it.
-TRACED = """
-import json, sys
-log = open(sys.argv[1], "a", encoding="utf-8")
-def hook(event, args):
-    if event in ("subprocess.Popen", "os.posix_spawn", "os.exec", "os.spawn"):
-        log.write(json.dumps([event, str(args[0]), [str(a) for a in (args[1] or [])]]) + "\\n")
-        log.flush()
-sys.addaudithook(hook)
-from lambdapack.__main__ import main
-sys.argv = ["lambdapack", *sys.argv[2:]]
-main()
-"""
+FILES = {"requirements.txt": offline_requirements("lpfix-speedup"), "fn/app.py": APP}
 
 
-def _project(where: Path, config: str = CONFIG) -> Path:
-    return write_tree(
-        where,
-        {
-            "lambdapack.toml": config,
-            "requirements.txt": offline_requirements("lpfix-speedup"),
-            "fn/app.py": APP,
-        },
-    )
-
-
-class Machine:
-    """A project copy and a local cache of its own, sharing ``bucket``."""
-
-    def __init__(self, base: Path, name: str, env: Mapping[str, str], config: str = CONFIG) -> None:
-        self.root = _project(base / name / "project", config)
-        self.cache = base / name / "cache"
-        self.env = {**env, "LAMBDAPACK_CACHE_DIR": str(self.cache)}
-
-    def build(self, *args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        """``lambdapack build ARGS`` in this process (boto3 is imported once for the tests)."""
-        return cli("build", *args, cwd=self.root, env={**dict.fromkeys(_UNSET), **self.env, **(env or {})})
-
-    def traced(
-        self, *args: str, env: Mapping[str, str] | None = None
-    ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-        """``build ARGS`` and the commands of every process it started."""
-        log = self.root.parent / "processes.jsonl"
-        log.unlink(missing_ok=True)
-        import os
-
-        inherited = {k: v for k, v in os.environ.items() if k not in _UNSET}
-        done = subprocess.run(
-            [sys.executable, "-c", TRACED, str(log), "build", *args],
-            cwd=self.root,
-            env={**inherited, **self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        lines = log.read_text("utf-8").splitlines() if log.exists() else []
-        return done, [" ".join(json.loads(line)[2]) for line in lines]
-
-    def zip(self, name: str = "api") -> bytes:
-        return (self.root / "dist" / f"{name}.zip").read_bytes()
-
-    def figures(self) -> dict[str, dict[str, int]]:
-        done = cli("cache", "info", "--json", cwd=self.root, env={**dict.fromkeys(_UNSET), **self.env})
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)["remote"]
+def _machine(base: Path, name: str, env: Mapping[str, str], config: str = CONFIG) -> Machine:
+    return Machine(base, name, env, files={**FILES, "lambdapack.toml": config})
 
 
 def _remote_env(s3_env: Mapping[str, str], bucket: S3Bucket, **extra: str) -> dict[str, str]:
     return {**s3_env, "LAMBDAPACK_REMOTE_CACHE": bucket.url("team"), **extra}
-
-
-def _warnings(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("lambdapack: warning: remote cache")]
-
-
-def _uv_or_npm(commands: list[str]) -> list[str]:
-    return [c for c in commands if any(Path(word).name in ("uv", "npm", "npm-cli.js") for word in c.split())]
 
 
 @pytest.fixture(scope="module")
@@ -154,11 +76,11 @@ def _seeded(
         "LAMBDAPACK_REMOTE_CACHE": bucket.url("team"),
         "LAMBDAPACK_CACHE_SIGNING_KEY": SIGNING_KEY,
     }
-    a = Machine(base, "a", env)
+    a = _machine(base, "a", env)
     done, commands = a.traced("-v")
     assert done.returncode == 0, done.stderr
-    assert _uv_or_npm(commands), "machine A resolves and installs with uv"
-    assert not _warnings(done.stderr), done.stderr
+    assert package_managers(commands), "machine A resolves and installs with uv"
+    assert not remote_warnings(done.stderr), done.stderr
     assert "0 hit(s), 2 miss(es)" in done.stderr and "2 upload(s)" in done.stderr
     objects = {key: bucket.get(key) for key in bucket.keys("")}
     bucket.remove()
@@ -182,15 +104,15 @@ def test_machine_b_resolves_and_installs_nothing_and_writes_the_same_zip(
 ) -> None:
     a, env = warm
     before = s3_bucket.snapshot()
-    b = Machine(tmp_path, "b", env)
+    b = _machine(tmp_path, "b", env)
     done, commands = b.traced("-v")
     assert done.returncode == 0, done.stderr
-    assert not _uv_or_npm(commands), commands
+    assert not package_managers(commands), commands
     assert "2 hit(s), 0 miss(es)" in done.stderr and "0 upload(s)" in done.stderr
-    assert b.zip() == a.zip()
-    cacheless = Machine(tmp_path, "c", {})  # no remote at all, an empty cache
+    assert b.zip("api") == a.zip("api")
+    cacheless = _machine(tmp_path, "c", {})  # no remote at all, an empty cache
     assert cacheless.build().returncode == 0
-    assert cacheless.zip() == a.zip()
+    assert cacheless.zip("api") == a.zip("api")
     assert s3_bucket.snapshot() == before  # nothing uploaded again
     (figures,) = b.figures().values()
     assert figures["hits"] == 2 and figures["misses"] == 0 and figures["bytes_down"] > 0
@@ -206,17 +128,17 @@ def test_a_changed_object_is_ignored_rebuilt_and_replaced(
     data = bytearray(s3_bucket.get(deps))
     data[-100] ^= 0xFF  # a byte of the compressed payload
     s3_bucket.put(deps, bytes(data))
-    b = Machine(tmp_path, "b", env)
+    b = _machine(tmp_path, "b", env)
     done, commands = b.traced()
     assert done.returncode == 0, done.stderr
-    (warning,) = _warnings(done.stderr)
+    (warning,) = remote_warnings(done.stderr)
     assert "ignored deps/" in warning and "its content does not match its SHA-256" in warning
-    assert _uv_or_npm(commands)  # installed locally
-    assert b.zip() == a.zip()
+    assert package_managers(commands)  # installed locally
+    assert b.zip("api") == a.zip("api")
     assert s3_bucket.get(deps) != bytes(data)  # replaced by B's good object
-    c = Machine(tmp_path, "c", env)
+    c = _machine(tmp_path, "c", env)
     again = c.build()
-    assert not _warnings(again.stderr) and c.zip() == a.zip()
+    assert not remote_warnings(again.stderr) and c.zip("api") == a.zip("api")
 
 
 def test_a_changed_signature_and_an_unsigned_object_are_ignored_with_a_key(
@@ -228,41 +150,41 @@ def test_a_changed_signature_and_an_unsigned_object_are_ignored_with_a_key(
     signature = json.loads(data[9 : 9 + int.from_bytes(data[5:9], "little")])["signature"]
     forged = signature[:-4] + ("0000" if not signature.endswith("0000") else "1111")
     s3_bucket.put(deps, data.replace(signature.encode(), forged.encode()))
-    b = Machine(tmp_path, "b", env)
+    b = _machine(tmp_path, "b", env)
     done = b.build()
     assert done.returncode == 0, done.stderr
-    (warning,) = _warnings(done.stderr)
+    (warning,) = remote_warnings(done.stderr)
     assert "its signature does not match the signing key" in warning, warning
-    assert b.zip() == a.zip()
+    assert b.zip("api") == a.zip("api")
 
     # A machine without the key writes unsigned objects: a reader with the key uses none of them.
     unsigned_env = _remote_env(s3_env, s3_bucket, LAMBDAPACK_REMOTE_CACHE=s3_bucket.url("keyless"))
-    writer = Machine(tmp_path, "writer", unsigned_env)
+    writer = _machine(tmp_path, "writer", unsigned_env)
     assert writer.build().returncode == 0
-    reader = Machine(tmp_path, "reader", {**unsigned_env, "LAMBDAPACK_CACHE_SIGNING_KEY": SIGNING_KEY})
+    reader = _machine(tmp_path, "reader", {**unsigned_env, "LAMBDAPACK_CACHE_SIGNING_KEY": SIGNING_KEY})
     done, commands = reader.traced()
     assert done.returncode == 0, done.stderr
-    warnings = _warnings(done.stderr)
+    warnings = remote_warnings(done.stderr)
     assert len(warnings) == 2 and all("it is not signed" in w for w in warnings), warnings
-    assert _uv_or_npm(commands)
-    assert reader.zip() == a.zip()
-    keyless_reader = Machine(tmp_path, "keyless-reader", unsigned_env)  # no key: the SHA-256 suffices
+    assert package_managers(commands)
+    assert reader.zip("api") == a.zip("api")
+    keyless_reader = _machine(tmp_path, "keyless-reader", unsigned_env)  # no key: the SHA-256 suffices
     done, commands = keyless_reader.traced()
-    assert not _warnings(done.stderr) and not _uv_or_npm(commands)
+    assert not remote_warnings(done.stderr) and not package_managers(commands)
 
 
 def test_read_mode_writes_nothing(tmp_path: Path, s3_env: dict[str, str], s3_bucket: S3Bucket) -> None:
     env = _remote_env(s3_env, s3_bucket, LAMBDAPACK_REMOTE_CACHE_MODE="read")
-    reader = Machine(tmp_path, "pr", env)
+    reader = _machine(tmp_path, "pr", env)
     done = reader.build("-v")
     assert done.returncode == 0, done.stderr
     assert "(read): 0 hit(s), 2 miss(es)" in done.stderr and "0 upload(s)" in done.stderr
     assert s3_bucket.keys("") == []
-    writer = Machine(tmp_path, "main", _remote_env(s3_env, s3_bucket))
+    writer = _machine(tmp_path, "main", _remote_env(s3_env, s3_bucket))
     assert writer.build().returncode == 0
     before = s3_bucket.snapshot()
     config = CONFIG.replace('architecture = "arm64"', 'architecture = "x86_64"')  # a set the bucket lacks
-    other = Machine(tmp_path, "pr2", env, config=config)
+    other = _machine(tmp_path, "pr2", env, config)
     assert other.build().returncode == 0
     assert s3_bucket.snapshot() == before
 
@@ -287,16 +209,16 @@ def test_a_failing_remote_never_fails_a_build(
     endpoint = closed_endpoint() if fault == "closed" else fault_proxy.endpoint
     if fault != "closed":
         fault_proxy.mode = fault  # type: ignore[assignment]
-    b = Machine(tmp_path, "b", {**env, "AWS_ENDPOINT_URL": endpoint})
+    b = _machine(tmp_path, "b", {**env, "AWS_ENDPOINT_URL": endpoint})
     (b.root / "lambdapack.toml").write_text(CONFIG + "[cache]\ntimeout = 1\n", encoding="utf-8")
     started = time.monotonic()
     done = b.build("-v")
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stderr
-    warnings = _warnings(done.stderr)
+    warnings = remote_warnings(done.stderr)
     assert len(warnings) == 1, done.stderr
     assert "building locally" in warnings[0] or "building it locally" in warnings[0]
-    assert b.zip() == a.zip()
+    assert b.zip("api") == a.zip("api")
     assert elapsed < 30, elapsed
     for secret in (SECRET_KEY, ACCESS_KEY, SIGNING_KEY):
         assert secret not in done.stderr + done.stdout
@@ -310,9 +232,9 @@ def test_faults_cost_a_bounded_time(
     requests before the breaker opens: compared with no remote at all."""
     _a, env = warm
     fault_proxy.mode = "hang"
-    hanging = Machine(tmp_path, "hang", {**env, "AWS_ENDPOINT_URL": fault_proxy.endpoint})
+    hanging = _machine(tmp_path, "hang", {**env, "AWS_ENDPOINT_URL": fault_proxy.endpoint})
     (hanging.root / "lambdapack.toml").write_text(CONFIG + "[cache]\ntimeout = 1\n", encoding="utf-8")
-    local = Machine(tmp_path, "local", {})
+    local = _machine(tmp_path, "local", {})
     started = time.monotonic()
     assert local.build().returncode == 0
     baseline = time.monotonic() - started
@@ -330,7 +252,7 @@ def test_secrets_appear_nowhere(
     tmp_path: Path, warm: tuple[Machine, dict[str, str]], s3_bucket: S3Bucket
 ) -> None:
     a, env = warm
-    b = Machine(tmp_path, "b", env)
+    b = _machine(tmp_path, "b", env)
     outputs = [b.build("-v", "--explain"), b.build("-v", "--refresh")]
     outputs.append(run_cli("cache", "info", cwd=b.root, env=b.env))
     secrets = (SECRET_KEY, ACCESS_KEY, SIGNING_KEY)
@@ -350,7 +272,7 @@ def test_command_line_switches(
     tmp_path: Path, warm: tuple[Machine, dict[str, str]], fault_proxy: FaultProxy
 ) -> None:
     _a, env = warm
-    b = Machine(tmp_path, "b", {**env, "AWS_ENDPOINT_URL": fault_proxy.endpoint})
+    b = _machine(tmp_path, "b", {**env, "AWS_ENDPOINT_URL": fault_proxy.endpoint})
     done = b.build("-v", "--no-remote-cache")
     assert done.returncode == 0 and "remote cache" not in done.stderr
     assert fault_proxy.requests == 0
@@ -366,7 +288,7 @@ def test_without_boto3_a_warning_and_a_local_build(
 ) -> None:
     import os
 
-    machine = Machine(tmp_path, "bare", _remote_env(s3_env, s3_bucket))
+    machine = _machine(tmp_path, "bare", _remote_env(s3_env, s3_bucket))
     probe = (
         "import sys; sys.modules['boto3'] = None\n"
         "from lambdapack.__main__ import main\nsys.argv = ['lambdapack', 'build']\nmain()\n"
@@ -380,6 +302,6 @@ def test_without_boto3_a_warning_and_a_local_build(
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    (warning,) = _warnings(done.stderr)
+    (warning,) = remote_warnings(done.stderr)
     assert "boto3 is not installed; pip install 'lambdapack[s3]'" in warning
     assert s3_bucket.keys("") == []

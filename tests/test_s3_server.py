@@ -25,6 +25,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
     ResponseStreamingError,
 )
+
 from s3_server import (  # noqa: F401 - the fixtures
     ACCESS_KEY,
     SECRET_KEY,
