@@ -120,6 +120,7 @@ class Cache:
     def lock_file(self, lock_key: str) -> Path | None:
         path = self.root / "locks" / f"{lock_key}.txt"
         if path.is_file():
+            self._offer("locks", lock_key, {"lock.txt": path}, path)
             return path
         if self.remote is None:
             return None
@@ -129,6 +130,7 @@ class Cache:
             if fetched is None or "lock.txt" not in fetched:
                 return None
             write_bytes(path, fetched["lock.txt"].read_bytes())
+            self._held(path)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return path
@@ -136,8 +138,7 @@ class Cache:
     def store_lock(self, lock_key: str, resolved: Path) -> Path:
         target = self.root / "locks" / f"{lock_key}.txt"
         write_bytes(target, resolved.read_bytes())
-        if self.remote is not None:
-            self.remote.share("locks", lock_key, {"lock.txt": target})
+        self._offer("locks", lock_key, {"lock.txt": target}, target)
         return target
 
     # -- dependency sets --------------------------------------------------
@@ -155,6 +156,7 @@ class Cache:
         final = self.root / "deps" / deps_key
         loaded = _load_dependencies(final)
         if loaded is not None:
+            self._offer("deps", deps_key, _set_files(final), final)  # made before the remote was set up
             return loaded
         with exclusive_lock(self.root / "locks" / f".deps-{deps_key}.lock"):
             loaded = _load_dependencies(final)  # another build may have made it meanwhile
@@ -179,8 +181,7 @@ class Cache:
                 raise BuildError(f"dependency cache entry {final} is unreadable right after writing it")
             if finish is not None:
                 finish(loaded)
-            if self.remote is not None:
-                self.remote.share("deps", deps_key, _set_files(final))
+            self._offer("deps", deps_key, _set_files(final), final)
         return loaded
 
     def _fetch_dependencies(self, deps_key: str, final: Path) -> DependencySet | None:
@@ -198,9 +199,23 @@ class Cache:
             unpack_tree(work / "site", fetched.entries)
             final.parent.mkdir(parents=True, exist_ok=True)
             work.rename(final)
+            self._held(final)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return _load_dependencies(final)
+
+    def _offer(self, kind: str, key: str, files: Mapping[str, Path], entry: Path) -> None:
+        """Share a local entry with the remote cache, unless it is known to hold it."""
+        if self.remote is not None and self.remote.where.writable:
+            marker = self.remote.marker(entry)
+            if not marker.exists():
+                self.remote.share(kind, key, files, marker=marker)
+
+    def _held(self, entry: Path) -> None:
+        """Remember that the remote cache holds ``entry`` (it came from there)."""
+        if self.remote is not None:
+            with contextlib.suppress(OSError):
+                self.remote.marker(entry).touch()
 
     # -- compressed source files -------------------------------------------
 

@@ -116,4 +116,9 @@ def make(where: Location, cache_root: Path, environ: Mapping[str, str]) -> Remot
     """The run's remote cache (nothing is imported or asked of the network yet)."""
     from lambdapack.remote.store import Remote
 
-    return Remote(where, cache_root=cache_root, signing_key=environ.get(KEY_VARIABLE) or None)
+    return Remote(
+        where,
+        cache_root=cache_root,
+        signing_key=environ.get(KEY_VARIABLE) or None,
+        endpoint=environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL"),
+    )

@@ -33,6 +33,9 @@ _LENGTH = struct.Struct("<I")
 _CHUNK = 1 << 20
 #: The largest header lambdapack reads (a header lists a few members).
 _MAX_HEADER = 1 << 20
+#: The most an object may unpack to (a dependency set is at most Lambda's 250 MB unzipped, its
+#: payload less): a larger claim is refused before anything is written.
+MAX_UNPACKED = 2 << 30
 #: Members compressed with zlib (the rest, already compressed, are stored as they are).
 _TEXT_SUFFIXES = (".json", ".txt")
 
@@ -114,8 +117,10 @@ def unpack(
         raise Rejected("its header is damaged") from None
     if header.get("kind") != kind or header.get("key") != key:
         raise Rejected("it was stored under another name")
-    if any(_unsafe(m.name) or m.codec not in ("raw", "zlib") for m in members):
+    if any(_unsafe(m.name) or m.codec not in ("raw", "zlib") or min(m.size, m.stored) < 0 for m in members):
         raise Rejected("its header is damaged")
+    if sum(m.size for m in members) > MAX_UNPACKED:
+        raise Rejected(f"it claims more than {MAX_UNPACKED >> 30} GiB")
     if signing_key is not None:
         if not isinstance(signature, str):
             raise Rejected("it is not signed", untrusted=True)

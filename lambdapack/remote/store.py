@@ -14,11 +14,11 @@ published.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import tempfile
 import threading
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,7 +63,9 @@ class RemoteReport:
 
 
 class Remote:
-    def __init__(self, where: Location, *, cache_root: Path, signing_key: str | None) -> None:
+    def __init__(
+        self, where: Location, *, cache_root: Path, signing_key: str | None, endpoint: str | None = None
+    ) -> None:
         self.where = where
         self._root = cache_root
         self._signing_key = signing_key
@@ -72,8 +74,11 @@ class Remote:
         self._broken = False
         self._failures = 0
         self._rejected: set[str] = set()
-        self._uploads: list[Future[None]] = []
-        self._pool: ThreadPoolExecutor | None = None
+        self._uploads: list[threading.Thread] = []
+        self._slots = threading.BoundedSemaphore(UPLOADERS)
+        #: Names this remote in the markers of local entries it holds (its URL and endpoint).
+        identity = f"{where.url}\n{where.endpoint_url or endpoint or ''}"
+        self._identity = hashlib.sha256(identity.encode()).hexdigest()[:16]
         self.report = RemoteReport(url=where.url, writable=where.writable)
         _ATTACHED[cache_root] = self
 
@@ -115,54 +120,63 @@ class Remote:
 
     # -- writing -------------------------------------------------------------
 
-    def share(self, kind: str, key: str, files: Mapping[str, Path]) -> None:
+    def share(self, kind: str, key: str, files: Mapping[str, Path], *, marker: Path | None = None) -> None:
         """Upload the entry ``kind/key`` (member name -> file) in the background,
-        unless the run may not write or the bucket already has it."""
+        unless the run may not write or the bucket already has it. ``marker``:
+        a file made once the bucket is known to hold the entry (an entry with
+        its marker is not offered again)."""
         if not self.where.writable or self._broken:
             return
+        thread = threading.Thread(
+            target=self._upload, args=(kind, key, dict(files), marker), name="lambdapack-upload", daemon=True
+        )  # (a daemon: an interrupted build exits at once; the store drops the unfinished upload)
         with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=UPLOADERS, thread_name_prefix="lambdapack-upload")
-            self._uploads.append(self._pool.submit(self._upload, kind, key, dict(files)))
+            self._uploads.append(thread)
+        thread.start()
 
-    def _upload(self, kind: str, key: str, files: Mapping[str, Path]) -> None:
-        bucket = self._connected()
-        if bucket is None:
-            return
-        name = self._name(kind, key)
-        try:
-            with tempfile.NamedTemporaryFile(dir=self._scratch(), suffix=".lprc") as staged:
-                try:
-                    size = pack(files, staged, name=name, kind=kind, key=key, signing_key=self._signing_key)
-                    staged.flush()
-                except OSError:
-                    return  # the local entry went meanwhile (cache clean): nothing to share
-                if self._broken:
-                    return
+    def marker(self, entry: Path) -> Path:
+        """The file beside a local entry saying this remote holds it (see :meth:`share`)."""
+        return entry.parent / f".{entry.name}.shared-{self._identity}"
+
+    def _upload(self, kind: str, key: str, files: Mapping[str, Path], marker: Path | None) -> None:
+        with self._slots:
+            bucket = self._connected()
+            if bucket is None:
+                return
+            name = self._name(kind, key)
+            try:
                 if name not in self._rejected and bucket.exists(name):
-                    return  # immutable: whoever stored it first made the same bytes
-                bucket.upload(Path(staged.name), name)
-        except Exception as exc:  # noqa: BLE001  # a failed upload only costs other machines a build
-            self._failed(exc)
-            return
-        with self._lock:
-            self.report.uploads += 1
-            self.report.bytes_up += size
+                    _touch(marker)  # immutable: whoever stored it first made the same bytes
+                    return
+                with tempfile.NamedTemporaryFile(dir=self._scratch(), suffix=".lprc") as staged:
+                    try:
+                        signing_key = self._signing_key
+                        size = pack(files, staged, name=name, kind=kind, key=key, signing_key=signing_key)
+                        staged.flush()
+                    except OSError:
+                        return  # the local entry went meanwhile (cache clean): nothing to share
+                    if self._broken:
+                        return
+                    bucket.upload(Path(staged.name), name)
+            except Exception as exc:  # noqa: BLE001  # a failed upload only costs other machines a build
+                self._failed(exc)
+                return
+            _touch(marker)
+            with self._lock:
+                self.report.uploads += 1
+                self.report.bytes_up += size
 
     # -- the end of a run ------------------------------------------------------
 
     def finish(self, *, wait: bool = True) -> RemoteReport:
-        """Wait for the uploads (``wait``; else drop those not started), add the
-        run's figures to the cache's record, and return them."""
+        """Wait for the uploads (``wait``; else leave them: their threads end
+        with the process), add the run's figures to the cache's record, and
+        return them."""
         if _ATTACHED.get(self._root) is self:
             del _ATTACHED[self._root]
-        pool = self._pool
-        if pool is not None:
-            if wait:
-                for future in list(self._uploads):
-                    with contextlib.suppress(Exception):  # each upload reports its own failure
-                        future.result()
-            pool.shutdown(wait=wait, cancel_futures=not wait)
+        if wait:
+            for thread in list(self._uploads):
+                thread.join()
         with contextlib.suppress(OSError):  # the figures only inform
             record(self._root, self.report)
         return self.report
@@ -230,6 +244,12 @@ _ATTACHED: dict[Path, Remote] = {}
 def attached(cache_root: Path) -> Remote | None:
     """The remote cache of the run using the local cache at ``cache_root``, if any."""
     return _ATTACHED.get(cache_root)
+
+
+def _touch(marker: Path | None) -> None:
+    if marker is not None:
+        with contextlib.suppress(OSError):  # it only saves a request next time
+            marker.touch()
 
 
 def _describe(exc: BaseException) -> str:
