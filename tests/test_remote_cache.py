@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Tripwire, offline_environment, offline_requirements, run_cli
+from conftest import WHEELHOUSE, Tripwire, offline_environment, offline_requirements, run_cli
 from machines import Machine, package_managers, remote_warnings
 from s3_server import (  # noqa: F401  # (fixtures)
     ACCESS_KEY,
@@ -44,6 +44,7 @@ CONFIG = (
     '[functions.api]\nsource = "fn"\nhandler = "app.handler"\nruntime = "python3.12"\n'
     'architecture = "arm64"\nrequirements = "requirements.txt"\n'
 )
+SDIST_APP = "import lpfix_sdist\n\n\ndef handler(event, context):\n    return lpfix_sdist.triple()\n"
 FILES = {"requirements.txt": offline_requirements("lpfix-speedup"), "fn/app.py": APP}
 
 
@@ -305,3 +306,60 @@ def test_without_boto3_a_warning_and_a_local_build(
     (warning,) = remote_warnings(done.stderr)
     assert "boto3 is not installed; pip install 'lambdapack[s3]'" in warning
     assert s3_bucket.keys("") == []
+
+
+def test_entries_made_before_the_remote_was_set_up_are_shared_once(
+    tmp_path: Path, s3_env: dict[str, str], s3_bucket: S3Bucket, fault_proxy: FaultProxy
+) -> None:
+    """A laptop that built without a remote shares its cached entries at its
+    next build with one (once: a marker remembers what the bucket holds)."""
+    laptop = _machine(tmp_path, "laptop", {})
+    assert laptop.build().returncode == 0
+    laptop.env = {**laptop.env, **_remote_env(s3_env, s3_bucket), "AWS_ENDPOINT_URL": fault_proxy.endpoint}
+    (laptop.root / "fn" / "app.py").write_text(APP + "# edited\n", encoding="utf-8")
+    done = laptop.build("-v")
+    assert done.returncode == 0 and "0 hit(s), 0 miss(es)" in done.stderr and "2 upload(s)" in done.stderr
+    assert sorted(k.split("/")[2] for k in s3_bucket.keys("")) == ["deps", "locks"]
+    fault_proxy.clear()
+    (laptop.root / "fn" / "app.py").write_text(APP + "# edited again\n", encoding="utf-8")
+    assert laptop.build().returncode == 0
+    assert fault_proxy.requests == 0  # known to be there: not even asked
+    ci = _machine(tmp_path, "ci", _remote_env(s3_env, s3_bucket))
+    done, commands = ci.traced("-v")
+    assert "2 hit(s)" in done.stderr and not package_managers(commands)
+    assert ci.zip("api") != laptop.zip("api")  # (the laptop's own code was edited)
+
+
+def test_a_wheel_built_from_an_sdist_is_shared(
+    tmp_path: Path, s3_env: dict[str, str], s3_bucket: S3Bucket
+) -> None:
+    """lpfix-sdist has only an sdist (pure Python): machine A builds its wheel
+    once; B, whose dependency set is not in the bucket, installs the shared
+    wheel instead of building it (no `uv build`)."""
+    index = (WHEELHOUSE / "simple").as_uri()
+    config = (
+        f'index_url = "{index}"\nexclude = ["requirements*"]\n[functions.fn]\nsource = "fn"\n'
+        'handler = "app.handler"\nruntime = "python3.11"\narchitecture = "x86_64"\n'
+        'requirements = "requirements.txt"\n'
+    )
+    files = {
+        "lambdapack.toml": config,
+        "requirements.txt": "lpfix-sdist\n",
+        "fn/app.py": SDIST_APP,
+    }
+    env = _remote_env(s3_env, s3_bucket, LAMBDAPACK_CACHE_SIGNING_KEY=SIGNING_KEY)
+    a = Machine(tmp_path, "a", env, files=files)
+    done, commands = a.traced()
+    assert done.returncode == 0, done.stderr
+    assert any(" build " in c for c in package_managers(commands)), commands
+    kinds = sorted(k.split("/")[2] for k in s3_bucket.keys(""))
+    assert kinds == ["built", "deps", "locks"]
+    (deps,) = [k for k in s3_bucket.keys("") if "/deps/" in k]
+    s3_bucket.delete(deps)
+    b = Machine(tmp_path, "b", env, files=files)
+    done, commands = b.traced("-v")
+    assert done.returncode == 0, done.stderr
+    assert "(pure Python), from the cache" in done.stderr
+    assert not any(" build " in c for c in package_managers(commands)), commands
+    assert "2 hit(s), 1 miss(es)" in done.stderr
+    assert b.zip("fn") == a.zip("fn")

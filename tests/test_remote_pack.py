@@ -114,6 +114,9 @@ def test_truncated_damaged_or_foreign_objects_are_refused(tmp_path: Path) -> Non
         with pytest.raises(Rejected, match=why):
             _unpack(bad, tmp_path / "out", key=None)
     header, _ = _header(data)
+    header["members"] = [["payload.bin", "raw", 1, 3 << 30]]
+    with pytest.raises(Rejected, match="claims more than 2 GiB"):
+        _unpack(_with_header(data, header), tmp_path / "out", key=None)
     header["members"] = [["../evil", "raw", 1, 1]]
     with pytest.raises(Rejected, match="damaged"):  # no member escapes the directory it goes to
         _unpack(_with_header(data, header), tmp_path / "out", key=None)
