@@ -4,7 +4,8 @@ Layout under :func:`cache_dir` (``LAMBDAPACK_CACHE_DIR`` overrides it)::
 
     locks/<key>.txt        requirements resolved for a target (no credentials)
     deps/<key>/            dependencies installed for one (lock, target, excludes):
-        site/              the scrubbed installed tree (read by the checks)
+        site/              the scrubbed installed tree (read by a bundler; a set fetched from
+                           a remote cache gets it from the payload when first needed)
         entries.json       each file's zip entry: name, mode, method, CRC, sizes, offset
         payload.bin        the entries' compressed bytes, concatenated
     objects/<ab>/<sha256>  compressed form of a source file, by content hash
@@ -89,6 +90,23 @@ class DependencySet:
     @property
     def site(self) -> Path:
         return self.root / "site"
+
+    def tree(self) -> Path:
+        """The installed tree (:attr:`site`), made from the compressed entries
+        when the set has none (a set fetched from a remote cache gets one only
+        when something reads files from disk: a bundler)."""
+        if self.site.is_dir():
+            return self.site
+        work = Path(tempfile.mkdtemp(prefix=f".site-{os.getpid()}-", dir=self.root))
+        try:
+            unpack_tree(work, self.entries)
+            work.rename(self.site)
+        except OSError:
+            if not self.site.is_dir():  # (else another build made it first: theirs serves)
+                raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return self.site
 
     def load_findings(self) -> list[dict[str, object]] | None:
         """Per-file check results stored beside the set, if any."""
@@ -193,10 +211,8 @@ class Cache:
         try:
             if self.remote.fetch("deps", deps_key, work) is None:
                 return None
-            fetched = _load_dependencies(work)
-            if fetched is None:
+            if _load_dependencies(work) is None:
                 return None
-            unpack_tree(work / "site", fetched.entries)
             final.parent.mkdir(parents=True, exist_ok=True)
             work.rename(final)
             self._held(final)

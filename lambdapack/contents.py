@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .archive import ArchiveEntry
+from .archive import ArchiveEntry, Compressed
 from .errors import EXIT_CHECK, ConfigError, LambdapackError
 
 
@@ -81,6 +81,9 @@ class StagedPackage(Package):
         self.label = label
         self.ownership = ownership
         self._paths = {e.name: e.path for e in entries}  # as given: 20,000 Path objects cost 10 ms
+        #: Entries with their compressed bytes (cached dependencies) are read from those, checked
+        #: by CRC when cached: a set fetched from a remote cache has no installed tree.
+        self._compressed = {e.name: e.compressed for e in entries if e.compressed is not None}
         self.files = tuple(
             PackageFile(
                 name=e.name,
@@ -92,11 +95,26 @@ class StagedPackage(Package):
         self.zipped_size = None
 
     def read(self, name: str) -> bytes:
+        compressed = self._compressed.get(name)
+        if compressed is not None:
+            return _inflate(compressed)
         return Path(self._paths[name]).read_bytes()
 
     def head(self, name: str, size: int) -> bytes:
+        compressed = self._compressed.get(name)
+        if compressed is not None:
+            return _inflate(compressed, size)
         with Path(self._paths[name]).open("rb") as f:
             return f.read(size)
+
+
+def _inflate(compressed: Compressed, size: int = -1) -> bytes:
+    """A file's bytes from its zip entry's (the first ``size`` when given)."""
+    if compressed.method == 0:
+        data = bytes(compressed.payload)
+        return data if size < 0 else data[:size]
+    inflater = zlib.decompressobj(-15)
+    return inflater.decompress(compressed.payload, max(size, 0))
 
 
 class ZipPackage(Package):

@@ -584,7 +584,7 @@ def _build_one(context: _Context, spec: FunctionSpec) -> _Outcome:
         bundled = None
         if spec.bundle is not None:  # the bundle replaces the own files and most of the dependencies
             context.report(name, "bundling")
-            site = deps.site if deps is not None else None
+            site = deps.tree() if deps is not None else None
             bundled = ecosystem.bundle(spec, own, installed, site, work, project.root)
             own, installed = list(bundled.entries), bundled.installed
             failed = [f for f in bundled.findings if f.severity == "error"]
