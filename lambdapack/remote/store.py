@@ -103,7 +103,7 @@ class Remote:
             except Exception as exc:  # noqa: BLE001  # any fault of the store or the network: build locally
                 self._failed(exc)
                 return None
-            size = download.tell()
+            size = download.seek(0, 2)  # (parts arrive in any order: tell() is where the last one ended)
             download.seek(0)
             try:
                 files = unpack(download, into, name=name, kind=kind, key=key, signing_key=self._signing_key)
