@@ -35,7 +35,7 @@ import sys
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -211,14 +211,17 @@ class Cache:
         try:
             if self.remote.fetch("deps", deps_key, work) is None:
                 return None
-            if _load_dependencies(work) is None:
+            fetched = _load_dependencies(work)
+            if fetched is None:
                 return None
             final.parent.mkdir(parents=True, exist_ok=True)
             work.rename(final)
             self._held(final)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        return _load_dependencies(final)
+        site = f"{final / 'site'}{os.sep}"  # (its bytes were checked as they were read: not again)
+        entries = tuple(replace(e, path=site + e.name) for e in fetched.entries)
+        return DependencySet(root=final, entries=entries)
 
     def _offer(self, kind: str, key: str, files: Mapping[str, Path], entry: Path) -> None:
         """Share a local entry with the remote cache, unless it is known to hold it."""
