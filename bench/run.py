@@ -1,7 +1,8 @@
 """lambdapack against the baseline tools, same machine, same process tree.
 
     python bench/run.py [--runs 5] [--cold-runs 3] [--configs small,large] [--archs arm64,x86_64]
-                        [--only functions,thirty,20k,node,containers,slimming,layers,coldstart,bundling]
+                        [--only functions,thirty,20k,node,containers,slimming,layers,coldstart,bundling,
+                               remote_cache]
                         [--ref GIT_REF]
                         [--workdir DIR]
 
@@ -50,6 +51,12 @@ and, only when --only names it:
           a bundled TypeScript function (`bundle = true`: uuid + the DynamoDB
           document client, nodejs20.x arm64) against esbuild + zip by hand:
           cold, warm and no-op: see bench/bundling.py, which also runs alone
+  remote_cache
+          the S3 remote cache (numpy + pandas, python3.12 x86_64; moto on
+          loopback): a cold build from a warm bucket against one without a
+          remote, no-ops with the remote configured (no request), and an A/B
+          of no-ops against the commit before the remote cache: see
+          bench/remote_cache.py, which also runs alone
 
 lambdapack is measured as users install it: a wheel built from a clean copy
 of the working tree (or of --ref) is installed into bench/.venv each run.
@@ -99,6 +106,7 @@ NAMED_ONLY = {
     "layers": "a function with a layer",
     "coldstart": "cold starts",
     "bundling": "a bundled TypeScript function",
+    "remote_cache": "the remote cache (S3)",
 }
 
 APP = '''"""A function of the benchmark."""
@@ -237,12 +245,13 @@ def run_alone(
         shutil.rmtree(work, ignore_errors=True)
 
 
-def install_lambdapack(ref: str | None = None) -> None:
+def install_lambdapack(ref: str | None = None, venv: Path | None = None) -> None:
     """(Re)install this working tree (or, with ``ref``, that commit of the
-    repository) into bench/.venv, as `pip install lambdapack` would: a regular,
-    not editable, install of a wheel built from a clean copy of the tree, then
-    a check that the installed package is that tree's lambdapack/."""
-    venv = LAMBDAPACK.parent.parent
+    repository) into bench/.venv (or the virtual environment ``venv``, made if
+    missing), as `pip install lambdapack` would: a regular, not editable,
+    install of a wheel built from a clean copy of the tree, then a check that
+    the installed package is that tree's lambdapack/."""
+    venv = venv or LAMBDAPACK.parent.parent
     if not venv.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin" / "python")
@@ -595,7 +604,9 @@ def main() -> None:
         "slimming (what `slim` saves and costs; only when named here), "
         "layers (a function with its dependencies in a layer; only when named here), "
         "coldstart (import time with and without target bytecode; only when named here), "
-        "bundling (a bundled TypeScript function against esbuild + zip; only when named here)",
+        "bundling (a bundled TypeScript function against esbuild + zip; only when named here), "
+        "remote_cache (cold builds from a warm S3 remote cache on moto, no-ops with one configured; "
+        "only when named here)",
     )
     parser.add_argument("--workdir", type=Path, help="keep the work here (default: a temporary directory)")
     parser.add_argument(
