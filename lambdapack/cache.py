@@ -35,7 +35,7 @@ import sys
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -211,7 +211,7 @@ class Cache:
         try:
             if self.remote.fetch("deps", deps_key, work) is None:
                 return None
-            fetched = _load_dependencies(work)
+            fetched = _load_dependencies(work, place=final)  # (checked as it is read: not again)
             if fetched is None:
                 return None
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -219,9 +219,7 @@ class Cache:
             self._held(final)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        site = f"{final / 'site'}{os.sep}"  # (its bytes were checked as they were read: not again)
-        entries = tuple(replace(e, path=site + e.name) for e in fetched.entries)
-        return DependencySet(root=final, entries=entries)
+        return fetched
 
     def _offer(self, kind: str, key: str, files: Mapping[str, Path], entry: Path) -> None:
         """Share a local entry with the remote cache, unless it is known to hold it."""
@@ -444,7 +442,9 @@ def _set_digest(rows: list[list[object]], payload_sha256: str) -> str:
     return hashlib.sha256(f"{canonical}\n{payload_sha256}".encode()).hexdigest()
 
 
-def _load_dependencies(root: Path) -> DependencySet | None:
+def _load_dependencies(root: Path, place: Path | None = None) -> DependencySet | None:
+    """The set in ``root``, checked; ``place``: where it is about to be renamed to (its
+    entries' paths and root name that place)."""
     try:
         document = json.loads((root / "entries.json").read_text("utf-8"))
         payload = (root / "payload.bin").read_bytes()
@@ -458,7 +458,8 @@ def _load_dependencies(root: Path) -> DependencySet | None:
     ):
         return None
     view = memoryview(payload)
-    site = f"{root / 'site'}{os.sep}"  # (a str: a Path per entry costs more than the rest of a no-op)
+    home = root if place is None else place
+    site = f"{home / 'site'}{os.sep}"  # (a str: a Path per entry costs more than the rest of a no-op)
     try:
         entries = tuple(
             ArchiveEntry(
@@ -473,7 +474,7 @@ def _load_dependencies(root: Path) -> DependencySet | None:
         )
     except (TypeError, ValueError):
         return None
-    return DependencySet(root=root, entries=entries)
+    return DependencySet(root=home, entries=entries)
 
 
 def _size(path: Path) -> int:
