@@ -18,13 +18,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambdapack import ecosystem, remote
+from lambdapack import ecosystem
 from lambdapack.errors import ConfigError
-from lambdapack.remote import RemoteSettings
 from lambdapack.runtimes import ARCHITECTURES, RUNTIMES, Target, target
 
 if TYPE_CHECKING:
     from lambdapack.ecosystem import Bundling, Dependencies
+    from lambdapack.remote import RemoteSettings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -352,6 +352,8 @@ def _remote_cache(reader: KeyReader, table: object) -> RemoteSettings | None:
     if not isinstance(table, dict):
         reader.add("cache", "must be a table ([cache])")
         return None
+    from lambdapack import remote  # (only for projects that set it: a no-op stays light)
+
     reader.unknown_keys(table, remote.KEYS, "cache")
     url = reader.string(table, "remote", "cache")
     if url is not None and (problem := remote.url_problem(url)) is not None:
@@ -364,7 +366,7 @@ def _remote_cache(reader: KeyReader, table: object) -> RemoteSettings | None:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 600:
         reader.add("cache.timeout", f"must be a number of seconds between 0 and 600, not {timeout!r}")
         timeout = remote.DEFAULT_TIMEOUT
-    return RemoteSettings(
+    return remote.RemoteSettings(
         url=url,
         mode=mode,
         endpoint_url=reader.string(table, "endpoint_url", "cache"),

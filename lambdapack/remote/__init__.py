@@ -31,7 +31,7 @@ URL_VARIABLE = "LAMBDAPACK_REMOTE_CACHE"
 MODE_VARIABLE = "LAMBDAPACK_REMOTE_CACHE_MODE"
 KEY_VARIABLE = "LAMBDAPACK_CACHE_SIGNING_KEY"
 
-_URL_RE = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
+_URL = r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -61,7 +61,7 @@ class Location:
 
 def url_problem(url: str) -> str | None:
     """Why ``url`` is not a remote cache's address, or None."""
-    if _URL_RE.match(url) is None:
+    if re.match(_URL, url) is None:
         return f"{url!r} is not an s3://BUCKET[/PREFIX] address"
     return None
 
@@ -99,7 +99,7 @@ def location(
     problem = url_problem(url)
     if problem is not None:
         raise ValueError(f"{URL_VARIABLE if given and given != 'off' else 'cache.remote'}: {problem}")
-    match = _URL_RE.match(url)
+    match = re.match(_URL, url)
     assert match is not None
     return Location(
         url=url.rstrip("/"),

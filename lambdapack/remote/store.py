@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 
 from lambdapack.atomic import exclusive_lock, write_bytes
 from lambdapack.remote import KEY_VARIABLE
-from lambdapack.remote.pack import Rejected, pack, unpack
 
 if TYPE_CHECKING:
     from lambdapack.remote import Location
@@ -91,6 +90,7 @@ class Remote:
         bucket = self._connected()
         if bucket is None:
             return None
+        from lambdapack.remote.pack import Rejected, unpack
         from lambdapack.remote.s3 import Missing
 
         name = self._name(kind, key)
@@ -139,6 +139,8 @@ class Remote:
         return entry.parent / f".{entry.name}.shared-{self._identity}"
 
     def _upload(self, kind: str, key: str, files: Mapping[str, Path], marker: Path | None) -> None:
+        from lambdapack.remote.pack import pack
+
         with self._slots:
             bucket = self._connected()
             if bucket is None:

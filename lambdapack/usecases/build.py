@@ -419,6 +419,8 @@ def run(
 
 def _remote(project: Project, environ: Mapping[str, str], enabled: bool | None) -> Remote | None:
     """The run's remote cache, if one is configured (nothing is asked of it yet)."""
+    if project.remote_cache is None and not enabled and not environ.get("LAMBDAPACK_REMOTE_CACHE"):
+        return None  # (without importing lambdapack.remote)
     from lambdapack import remote
 
     try:
