@@ -4,7 +4,10 @@ boto3), without the network: the committed wheelhouse stands in for PyPI.
 Each "machine" is a copy of the project in a directory of its own with a
 local cache of its own; the bucket is what they share. Machine B's builds
 run under an audit hook that records every process started, to prove that
-it resolved and installed nothing."""
+it resolved and installed nothing. The offline tier (`make test-offline`)
+runs the core (B, a poisoned object, read mode, HTTP 500s); the tests marked
+slow (signatures, secrets, the other faults, switches, sdists) run in
+`make test`."""
 
 from __future__ import annotations
 
@@ -143,6 +146,7 @@ def test_a_changed_object_is_ignored_rebuilt_and_replaced(
     assert not remote_warnings(again.stderr) and c.zip("api") == a.zip("api")
 
 
+@pytest.mark.slow
 def test_a_changed_signature_and_an_unsigned_object_are_ignored_with_a_key(
     tmp_path: Path, warm: tuple[Machine, dict[str, str]], s3_bucket: S3Bucket, s3_env: dict[str, str]
 ) -> None:
@@ -197,7 +201,7 @@ def test_read_mode_writes_nothing(tmp_path: Path, s3_env: dict[str, str], s3_buc
         pytest.param("down", marks=pytest.mark.slow),
         "error500",
         pytest.param("hang", marks=pytest.mark.slow),
-        "truncate",
+        pytest.param("truncate", marks=pytest.mark.slow),
         pytest.param("closed", marks=pytest.mark.slow),
     ],
 )
@@ -250,6 +254,7 @@ def test_faults_cost_a_bounded_time(
     assert fault_proxy.requests <= 6
 
 
+@pytest.mark.slow
 def test_secrets_appear_nowhere(
     tmp_path: Path, warm: tuple[Machine, dict[str, str]], s3_bucket: S3Bucket
 ) -> None:
@@ -270,6 +275,7 @@ def test_secrets_appear_nowhere(
         assert not any(s.encode() in s3_bucket.get(key) for s in secrets), key
 
 
+@pytest.mark.slow
 def test_command_line_switches(
     tmp_path: Path, warm: tuple[Machine, dict[str, str]], fault_proxy: FaultProxy
 ) -> None:
@@ -285,6 +291,7 @@ def test_command_line_switches(
     assert fault_proxy.requests > 0
 
 
+@pytest.mark.slow
 def test_without_boto3_a_warning_and_a_local_build(
     tmp_path: Path, s3_env: dict[str, str], s3_bucket: S3Bucket
 ) -> None:
@@ -309,6 +316,7 @@ def test_without_boto3_a_warning_and_a_local_build(
     assert s3_bucket.keys("") == []
 
 
+@pytest.mark.slow
 def test_entries_made_before_the_remote_was_set_up_are_shared_once(
     tmp_path: Path, s3_env: dict[str, str], s3_bucket: S3Bucket, fault_proxy: FaultProxy
 ) -> None:
@@ -331,6 +339,7 @@ def test_entries_made_before_the_remote_was_set_up_are_shared_once(
     assert ci.zip("api") != laptop.zip("api")  # (the laptop's own code was edited)
 
 
+@pytest.mark.slow
 def test_a_wheel_built_from_an_sdist_is_shared(
     tmp_path: Path, s3_env: dict[str, str], s3_bucket: S3Bucket
 ) -> None:
