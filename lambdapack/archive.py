@@ -169,12 +169,14 @@ def write(
 
 
 #: ``.<zip name>.<pid>.<random>.tmp``: a zip being written by process ``pid`` (or its
-#: SBOM, ``.<name>.cdx.json.<pid>.<random>.tmp``: lambdapack.sbom.write_pending).
-_TEMPORARY = re.compile(r"^\..+\.(?:zip|cdx\.json)\.(\d+)\.[^.]+\.tmp$")
+#: SBOM, ``.<name>.cdx.json.<pid>.<random>.tmp``: lambdapack.sbom.write_pending; or the
+#: manifest, the state or the plans: ``.<name>.json.<pid>.<random>.tmp``, atomic.write_bytes).
+_TEMPORARY = re.compile(r"^\..+\.(?:zip|json)\.(\d+)\.[^.]+\.tmp$")
 
 
 def stale_temporaries(directory: Path) -> list[Path]:
-    """Temporary zips (and SBOMs) in ``directory`` left by builds that died (their process is gone)."""
+    """Temporary zips, SBOMs and manifests in ``directory`` left by builds that died (their
+    process is gone)."""
     found = []
     try:
         paths = list(directory.iterdir())

@@ -12,9 +12,11 @@ from pathlib import Path
 
 def write_bytes(target: Path, data: bytes, *, mode: int = 0o644, sync: bool = False) -> None:
     """Write ``data`` to a temporary file beside ``target`` and rename it over
-    ``target``: readers see the old file or the new one, never a part."""
+    ``target``: readers see the old file or the new one, never a part. The
+    temporary file, ``.<name>.<pid>.<random>.tmp``, names its writer: a build
+    that finds one whose process is gone removes it (archive.stale_temporaries)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -155,6 +155,9 @@ def test_dead_builds_leave_nothing_the_next_build_keeps(tmp_path: Path) -> None:
     stale.write_bytes(b"x" * 100)
     live = root / "dist" / f".plain.zip.{os.getpid()}.abc123.tmp"
     live.write_bytes(b"y")
+    # killed while it replaced the manifest (atomic.write_bytes names its temporary files the same way)
+    manifest = root / "dist" / f".lambdapack-manifest.json.{dead_pid}.k2j4x9.tmp"
+    manifest.write_bytes(b"{")
     (cache / "tmp" / f"{dead_pid}-work").mkdir(parents=True)
     (cache / "tmp" / f"{dead_pid}-work" / "payload.bin").write_bytes(b"z" * 1000)
     env = {**os.environ, "LAMBDAPACK_CACHE_DIR": str(cache)}
@@ -169,5 +172,5 @@ def test_dead_builds_leave_nothing_the_next_build_keeps(tmp_path: Path) -> None:
         [sys.executable, "-m", "lambdapack", "build", "-q"], cwd=root, env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert not stale.exists() and live.exists()
+    assert not stale.exists() and live.exists() and not manifest.exists()
     assert not (cache / "tmp" / f"{dead_pid}-work").exists()
