@@ -174,7 +174,8 @@ class Cache:
         final = self.root / "deps" / deps_key
         loaded = _load_dependencies(final)
         if loaded is not None:
-            self._offer("deps", deps_key, _set_files(final), final)  # made before the remote was set up
+            if self.remote is not None:  # (made before the remote was set up: shared once)
+                self._offer("deps", deps_key, _set_files(final), final)
             return loaded
         with exclusive_lock(self.root / "locks" / f".deps-{deps_key}.lock"):
             loaded = _load_dependencies(final)  # another build may have made it meanwhile
