@@ -79,6 +79,7 @@ from run import (
     LAMBDAPACK,
     MACHINE,
     _clean_environment,
+    install_extra,
     median,
     run_alone,
     standalone_parser,
@@ -198,28 +199,8 @@ class Engine:
 
 
 def install_docker_extra() -> list[str]:
-    """The requirements of lambdapack's ``docker`` extra, installed into bench/.venv
-    (what `pip install 'lambdapack[docker]'` adds to the wheel's install)."""
-    python = str(LAMBDAPACK.parent / "python")
-    found = subprocess.run(
-        [
-            python,
-            "-c",
-            "import importlib.metadata as m, re\n"
-            "for r in m.requires('lambdapack') or []:\n"
-            "    if re.search(r'extra\\s*==\\s*.docker.', r): print(r.split(';')[0].strip())",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    requirements = found.stdout.split()
-    if not requirements:
-        raise SystemExit("containers: the installed lambdapack has no docker extra")
-    subprocess.run(
-        [python, "-m", "pip", "--disable-pip-version-check", "install", "--quiet", *requirements], check=True
-    )
-    return requirements
+    """The requirements of lambdapack's ``docker`` extra, installed into bench/.venv."""
+    return install_extra(LAMBDAPACK.parent / "python", "docker")
 
 
 def fetch_inputs(inputs: Path, env: dict[str, str]) -> list[str]:

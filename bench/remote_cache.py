@@ -90,6 +90,7 @@ from run import (
     LAMBDAPACK,
     REPO,
     _clean_environment,
+    install_extra,
     install_lambdapack,
     make_function,
     median,
@@ -146,26 +147,8 @@ def make_project(project: Path) -> None:
 
 
 def install_s3_extra(python: Path) -> list[str]:
-    """The requirements of lambdapack's ``s3`` extra, installed into the venv of
-    ``python`` (what `pip install 'lambdapack[s3]'` adds to the wheel's install)."""
-    found = subprocess.run(
-        [
-            str(python),
-            "-c",
-            "import importlib.metadata as m, re\n"
-            "for r in m.requires('lambdapack') or []:\n"
-            "    if re.search(r'extra\\s*==\\s*.s3.', r): print(r.split(';')[0].strip())",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    requirements = found.stdout.split()
-    if not requirements:
-        raise SystemExit("remote_cache: the installed lambdapack has no s3 extra (is it older than 5bf7754?)")
-    pip = [str(python), "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
-    subprocess.run([*pip, *requirements], check=True)
-    return requirements
+    """The requirements of lambdapack's ``s3`` extra, installed into the venv of ``python``."""
+    return install_extra(python, "s3")
 
 
 def environment() -> dict[str, str]:

@@ -280,6 +280,30 @@ def install_lambdapack(ref: str | None = None, venv: Path | None = None) -> None
         _check_installed(Path(located.stdout.strip()), source / "lambdapack")
 
 
+def install_extra(python: Path, extra: str) -> list[str]:
+    """The requirements of lambdapack's ``extra``, installed into the venv of ``python``
+    (what `pip install 'lambdapack[EXTRA]'` adds to the wheel's install)."""
+    found = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import importlib.metadata as m, re, sys\n"
+            "for r in m.requires('lambdapack') or []:\n"
+            "    if re.search(r'extra\\s*==\\s*.' + sys.argv[1] + '.', r): print(r.split(';')[0].strip())",
+            extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    requirements = found.stdout.split()
+    if not requirements:
+        raise SystemExit(f"the installed lambdapack has no {extra} extra")
+    pip = [str(python), "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
+    subprocess.run([*pip, *requirements], check=True)
+    return requirements
+
+
 def _check_installed(installed: Path, tree: Path) -> None:
     """Fail unless the installed package holds exactly the tree's modules, byte for byte."""
 
